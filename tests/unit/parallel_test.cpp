@@ -1,0 +1,47 @@
+#include "cnndiag/parallel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+namespace cnndiag {
+namespace {
+
+TEST(Parallel, ChunksCoverRangeExactlyOnce) {
+  for (int chunks = 1; chunks <= 5; ++chunks) {
+    Index covered = 0, expect_begin = 3;
+    for (int c = 0; c < chunks; ++c) {
+      const Range r = chunk_range(3, 20, c, chunks);
+      EXPECT_EQ(r.begin, expect_begin);
+      covered += r.end - r.begin;
+      expect_begin = r.end;
+    }
+    EXPECT_EQ(covered, 17);
+  }
+}
+
+TEST(Parallel, EveryIndexVisitedOnceWithTwoThreads) {
+  set_num_threads(2);
+  std::vector<int> hits(1000, 0);
+  for (int rep = 0; rep < 50; ++rep)
+    parallel_for(0, 1000, [&](Index b, Index e, int) {
+      for (Index i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
+    });
+  for (int h : hits) EXPECT_EQ(h, 50);
+  set_num_threads(1);
+}
+
+TEST(Parallel, NestedCallsRunInline) {
+  set_num_threads(2);
+  std::atomic<int> total{0};
+  parallel_for(0, 4, [&](Index b, Index e, int) {
+    for (Index i = b; i < e; ++i)
+      parallel_for(0, 10, [&](Index bb, Index ee, int) { total += static_cast<int>(ee - bb); });
+  });
+  EXPECT_EQ(total.load(), 40);
+  set_num_threads(1);
+}
+
+}  // namespace
+}  // namespace cnndiag
