@@ -31,6 +31,10 @@ struct Dataset {
 /// NaN/Inf in inputs or targets (count and first index), label out of range.
 Dataset load_dataset(const DataConfig& config, TargetKind kind, Index outputs);
 
+/// The per-sample input shape load_dataset() will produce, read from the file's metadata only
+/// (no values): what the model is built for before the data are loaded.
+Shape input_sample_shape(const DataConfig& config);
+
 /// Converts a raw array of inputs to (N, C, H, W) / (N, D) for `layout` (kAuto already resolved).
 /// `shape`, when given, is the per-sample shape for flat inputs. Exposed for tests and [import].
 Tensor<double> inputs_to_nchw(const RawArray& raw, Layout layout, const std::optional<Shape>& shape);

@@ -56,6 +56,8 @@ class H5File {
   std::optional<std::int64_t> attr_int(const std::string& object_path, const std::string& name) const;
 
   // ---- writing (kCreate) ----
+  /// Creates a group (and its parents); no error if it exists.
+  void create_group(const std::string& group_path);
   /// Intermediate groups are created as needed.
   void write_tensor(const std::string& dataset_path, const Tensor<float>& t);
   void write_tensor(const std::string& dataset_path, const Tensor<double>& t);

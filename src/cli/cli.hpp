@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "cnndiag/model.hpp"
 
 namespace cnndiag::cli {
 
@@ -32,6 +35,10 @@ bool stderr_is_tty();
 
 /// Wraps text in an ANSI style when `on`: style is "bold", "red", "yellow", "green", "dim", "cyan".
 std::string paint(const std::string& text, const char* style, bool on);
+
+/// The network table: layer, type, output shape, parameter count, total.
+void print_network_summary(const std::string& title, const std::vector<LayerSummary>& rows,
+                           const Shape& input, bool color);
 
 Command make_inspect_command(CLI::App& app, GlobalOptions& global);
 Command make_train_command(CLI::App& app, GlobalOptions& global);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "table.hpp"
 
 namespace cnndiag::cli {
 
@@ -61,6 +62,21 @@ std::string paint(const std::string& text, const char* style, bool on) {
                      : std::string(style) == "dim"    ? "2"
                                                       : "0";
   return "\033[" + code + "m" + text + "\033[0m";
+}
+
+void print_network_summary(const std::string& title, const std::vector<LayerSummary>& rows,
+                           const Shape& input, bool color) {
+  std::printf("%s\n", paint("Network " + title, "bold", color).c_str());
+  Table table({"layer", "type", "output", "params", ""});
+  table.add({"input", "", input.str(), "", ""});
+  Index total = 0;
+  for (const auto& r : rows) {
+    table.add({r.name, r.type, r.output_shape.str(), std::to_string(r.params),
+               r.fault.empty() ? "" : "fault: " + r.fault});
+    total += r.params;
+  }
+  table.add({"total", "", "", std::to_string(total), ""});
+  std::printf("%s", table.render(2).c_str());
 }
 
 }  // namespace cnndiag::cli

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   add_global_options(app, global);
 
   std::vector<Command> commands;
-  // Commands register here as they land (inspect, train, probe, gradcheck, check).
+  commands.push_back(make_inspect_command(app, global));
+  commands.push_back(make_train_command(app, global));
 
   try {
     app.parse(argc, argv);

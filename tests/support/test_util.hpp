@@ -1,0 +1,18 @@
+#pragma once
+// Helpers shared by the unit tests: scratch folders and small files.
+
+#include <filesystem>
+#include <string>
+
+namespace cnndiag::test {
+
+/// A fresh, empty folder under the build's test scratch space, named after the running test.
+std::filesystem::path scratch_dir(const std::string& name);
+
+/// Writes text to a file (creating folders) and returns its path.
+std::filesystem::path write_text(const std::filesystem::path& path, const std::string& text);
+
+/// The repository root (for data/examples).
+std::filesystem::path source_dir();
+
+}  // namespace cnndiag::test
