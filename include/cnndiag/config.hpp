@@ -6,6 +6,9 @@
 /// carrying `file:line:col` and a "did you mean" suggestion; wrong types and out-of-range values
 /// name the key, what was expected and what was found. Relative paths resolve against the config
 /// file's folder.
+///
+/// Every struct compares with `==` member by member, source locations included (a round trip
+/// through to_toml() is equal once the `where` members are cleared).
 
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +30,7 @@ struct SourceLocation {
   int column = 0;
   /// "file:line:col", or just "file" when the position is unknown.
   std::string str() const;
+  friend bool operator==(const SourceLocation&, const SourceLocation&) = default;
 };
 
 /// How arrays are laid out in a data or weight file (DESIGN.md §4).
@@ -48,6 +52,7 @@ struct TargetsSpec {
   bool random = false;              ///< synthetic targets instead of a dataset
   std::string distribution = "uniform";  ///< "uniform" (U[0,1), MATLAB rand) | "normal" (randn)
   std::uint64_t seed = 0;           ///< synthetic targets' own seed
+  friend bool operator==(const TargetsSpec&, const TargetsSpec&) = default;
 };
 
 struct DataConfig {
@@ -62,6 +67,7 @@ struct DataConfig {
   /// Default: 1 for the matlab layout, 0 otherwise.
   std::optional<std::int64_t> label_base;
   SourceLocation where;             ///< the [data] table
+  friend bool operator==(const DataConfig&, const DataConfig&) = default;
 };
 
 /// One initialiser: `init.weight = { normal = { mean = 0, std = 0.01 } }`, `"he"`, `{ constant = 0 }`.
@@ -79,10 +85,14 @@ struct InitSpec {
   double low = 0.0, high = 1.0;     ///< uniform
   double value = 0.0;               ///< constant
   bool uniform_variant = false;     ///< he/xavier: `distribution = "uniform"` (default "normal")
+  friend bool operator==(const InitSpec&, const InitSpec&) = default;
 };
 
 struct LayerConfig {
-  std::string name;                 ///< unique; defaults to "<type><index>" (index from 1)
+  /// Unique; letters, digits, '_' and '-' (it names an HDF5 group and [import] keys). Default:
+  /// "<type><k>" for the k-th layer of that type, counting every layer of the type from 1, named
+  /// or not: conv2d1, relu1, linear1, linear2.
+  std::string name;
   std::string type;                 ///< conv2d maxpool avgpool relu leaky_relu sigmoid tanh linear batchnorm
   // conv2d
   std::int64_t out_channels = 0;    ///< required for conv2d
@@ -94,16 +104,19 @@ struct LayerConfig {
   std::int64_t size_h = 0, size_w = 0;      ///< `size = 2` or `[2, 2]`; required for pooling
   // linear
   std::int64_t out = 0;             ///< required for linear
-  bool bias = true;                 ///< conv2d, linear
+  bool bias = true;                 ///< conv2d, linear (batchnorm always has its beta)
   // leaky_relu
   double negative_slope = 0.01;
   // batchnorm
   double eps = 1e-5;
   double bn_momentum = 0.1;         ///< key `momentum`: running = (1−m)·running + m·batch
-  /// Initialisers by parameter name ("weight", "bias"); missing ones use Kind::kDefault.
+  /// Initialisers by parameter name ("weight", "bias"; batchnorm's gamma and beta are "weight"
+  /// and "bias"). After parsing, every parameter of the layer has an entry (Kind::kDefault for
+  /// those not given; none for "bias" when bias = false).
   std::map<std::string, InitSpec> init;
   std::string fault;                ///< fault id (DESIGN.md §7.2); empty for none
   SourceLocation where;             ///< the [[layer]] table
+  friend bool operator==(const LayerConfig&, const LayerConfig&) = default;
 };
 
 struct LossConfig {
@@ -112,6 +125,7 @@ struct LossConfig {
   double scale = 1.0;               ///< E = scale · reduction_i loss_i  (the seed: mse, mean, 0.5)
   std::string fault;                ///< "missing_batch_mean" or empty
   SourceLocation where;
+  friend bool operator==(const LossConfig&, const LossConfig&) = default;
 };
 
 struct OptimizerConfig {
@@ -124,6 +138,7 @@ struct OptimizerConfig {
   double bias_lr_scale = 1.0;       ///< biases step at bias_lr_scale·lr (the seed: 0.1)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  ///< adam, adamw
   SourceLocation where;
+  friend bool operator==(const OptimizerConfig&, const OptimizerConfig&) = default;
 };
 
 struct TrainConfig {
@@ -134,18 +149,22 @@ struct TrainConfig {
   std::int64_t threads = 0;         ///< 0: all cores
   std::int64_t log_every = 0;       ///< loss logged to /history every k steps; 0: every step
   SourceLocation where;
+  friend bool operator==(const TrainConfig&, const TrainConfig&) = default;
 };
 
 struct CheckpointConfig {
-  std::filesystem::path dir;        ///< default "runs/<config file stem>", resolved
+  std::filesystem::path dir;        ///< default "runs/<config stem>" beside the config; resolved
   std::int64_t every = 1000;        ///< plus iteration 0 and the last iteration
   SourceLocation where;
+  friend bool operator==(const CheckpointConfig&, const CheckpointConfig&) = default;
 };
 
-/// `[probe]`: probe thresholds by name. Defaults come from probe_threshold_defaults().
+/// `[probe]`: probe thresholds by name. After parsing, holds every key of
+/// probe_threshold_defaults(), with the config's overrides applied.
 struct ProbeConfig {
   std::map<std::string, double> thresholds;
   SourceLocation where;
+  friend bool operator==(const ProbeConfig&, const ProbeConfig&) = default;
 };
 
 struct ProbeThresholdInfo {
@@ -164,6 +183,7 @@ struct ImportConfig {
   std::vector<std::pair<std::string, std::string>> params;
   std::vector<std::pair<std::string, std::string>> grads;
   SourceLocation where;
+  friend bool operator==(const ImportConfig&, const ImportConfig&) = default;
 };
 
 struct Config {
@@ -180,6 +200,7 @@ struct Config {
 
   /// A probe threshold: the config's value, or the default. Throws InternalError for unknown keys.
   double threshold(std::string_view key) const;
+  friend bool operator==(const Config&, const Config&) = default;
 };
 
 /// Reads and validates a config file. Throws IoError (cannot read) or ConfigError.

@@ -1,5 +1,6 @@
 # Runs one end-to-end case: BIN with ARGS (\x1f-separated), checks the exit code and output.
-string(REPLACE "\x1f" ";" _args "${ARGS}")
+string(ASCII 31 _sep)
+string(REPLACE "${_sep}" ";" _args "${ARGS}")
 execute_process(COMMAND ${BIN} ${_args}
                 WORKING_DIRECTORY ${WORKDIR}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
