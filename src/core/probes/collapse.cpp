@@ -57,7 +57,7 @@ ProbeResult probe_collapse(const Observation& o) {
   r.probe = "collapse";
   const double identical = o.config.threshold("collapse_identical_rho");
   const double low = o.config.threshold("collapse_low_rho");
-  const double drop = o.config.threshold("collapse_drop_ratio");
+  const double drop = o.config.threshold("collapse_drop_factor");
 
   const double rho_input = spread(o.inputs);
   r.measurements["input"] = {{"rho", rho_input}, {"effective_rank", effective_rank(o.inputs)}};
