@@ -1,5 +1,6 @@
 # Runs one end-to-end case: BIN with ARGS (\x1f-separated), checks the exit code and output.
-string(REPLACE "\x1f" ";" _args "${ARGS}")
+string(ASCII 31 _unit_separator)  # CMake has no "\x1f" escape
+string(REPLACE "${_unit_separator}" ";" _args "${ARGS}")
 execute_process(COMMAND ${BIN} ${_args}
                 WORKING_DIRECTORY ${WORKDIR}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
