@@ -32,9 +32,14 @@ class ArrayFile {
  public:
   enum class Format { kHdf5, kMat };
 
-  /// Opens a file, choosing the reader by content (a .mat v7.3 is read through matio).
-  /// Throws IoError naming the file when it is missing, unreadable or neither HDF5 nor MAT
-  /// ("data.mat: not a MATLAB .mat or HDF5 file (it starts with 'hello wor…')").
+  /// Opens a file, choosing the reader by content, never by extension: the HDF5 signature (at
+  /// offset 0, 512, 1024, …) means HDF5 — or MATLAB v7.3 when the text header says so, read
+  /// through matio (falling back to the HDF5 reader if matio declines); otherwise matio decides
+  /// (v5 by its 128-byte header, v4 by a readable first variable). Reads the table of contents.
+  /// Throws IoError naming the file when it is missing, unreadable, damaged or truncated, or
+  /// neither HDF5 nor MAT ("data.mat: not a MATLAB .mat or HDF5 file (it starts with 'hello
+  /// wor…')"). matio's and HDF5's own messages never reach the console; the innermost one is
+  /// quoted in the IoError.
   static ArrayFile open(const std::filesystem::path& path);
 
   ~ArrayFile();
@@ -45,10 +50,14 @@ class ArrayFile {
   Format format() const;
   std::string format_name() const;  ///< "HDF5", "MATLAB v5", "MATLAB v7.3", "MATLAB v4"
 
+  /// Every array in file order. HDF5: every dataset, depth first, by name ("/group/X").
+  /// MAT: every variable, and the fields of 1×1 structs as "parent.field" ("minibatch.a").
   std::vector<ArrayInfo> list() const;
   bool has(const std::string& name) const;
-  /// Reads a numeric array. Throws DataError naming the file and variable when it is missing
-  /// (listing the ones that exist) or not numeric.
+  /// Reads a numeric array (any integer or float class, logical; HDF5 "X" and "/X" are the same
+  /// dataset; "s.f" reads field f of the 1×1 struct s). Throws DataError naming the file and
+  /// variable when it is missing (listing the ones that exist) or not numeric (char, struct,
+  /// cell, sparse, complex, strings); IoError when the data cannot be read.
   RawArray read(const std::string& name) const;
 
  private:

@@ -21,7 +21,9 @@ namespace cnndiag {
 struct H5DatasetInfo {
   std::string path;              ///< "/params/conv1/weight"
   std::vector<Index> dims;       ///< C order; empty for a scalar
-  std::string dtype;             ///< "float32", "float64", "int8".."int64", "uint8".."uint64", "string", "other"
+  /// "float16".."float64", "int8".."int64", "uint8".."uint64", "string", or "other" (enums such
+  /// as h5py's bool, compounds, …)
+  std::string dtype;
 };
 
 class H5File {
@@ -54,11 +56,16 @@ class H5File {
   std::optional<std::string> attr_string(const std::string& object_path, const std::string& name) const;
   std::optional<double> attr_double(const std::string& object_path, const std::string& name) const;
   std::optional<std::int64_t> attr_int(const std::string& object_path, const std::string& name) const;
+  /// Names of the attributes on an object, in name order (for `cnndiag inspect`).
+  std::vector<std::string> attr_names(const std::string& object_path) const;
 
   // ---- writing (kCreate) ----
   /// Creates a group (and its parents); no error if it exists.
   void create_group(const std::string& group_path);
-  /// Intermediate groups are created as needed.
+  /// Intermediate groups are created as needed. Datasets are contiguous, little-endian
+  /// (float32/float64/int64/uint64); strings are variable-length UTF-8 (h5py reads them as str
+  /// after .asstr(), MATLAB's h5read as char). Object times are not stored, so the same content
+  /// gives the same bytes. Writing a dataset that already exists is an IoError.
   void write_tensor(const std::string& dataset_path, const Tensor<float>& t);
   void write_tensor(const std::string& dataset_path, const Tensor<double>& t);
   void write_values(const std::string& dataset_path, const std::vector<double>& values);  ///< 1-D
