@@ -135,17 +135,20 @@ int inspect_data(const InspectArgs& args, const GlobalOptions& global) {
   }
   const bool color = use_color(global);
   std::printf("%s\n", paint(desc.format + " file " + args.file, "bold", color).c_str());
-  Table table({"name", "shape", "dtype", "min", "max", "mean", "NaN"});
+  for (const auto& [key, value] : desc.attributes) std::printf("  %s = %s\n", key.c_str(), value.c_str());
+  Table table({"name", "shape", "dtype", "min", "max", "mean", "NaN/Inf"});
   for (const auto& a : desc.arrays) {
-    std::string dims = "(";
-    for (std::size_t i = 0; i < a.dims.size(); ++i) dims += (i ? "," : "") + std::to_string(a.dims[i]);
-    dims += ")";
-    if (!a.numeric) {
-      table.add({a.name, dims, a.dtype, "", "", "", ""});
+    std::string dims = a.column_major ? "" : "(";
+    for (std::size_t i = 0; i < a.info.dims.size(); ++i)
+      dims += (i ? (a.column_major ? "×" : ",") : "") + std::to_string(a.info.dims[i]);
+    if (!a.column_major) dims += ")";
+    if (!a.stats) {
+      table.add({a.info.name, dims, a.info.dtype, "", "", "", ""});
       continue;
     }
-    table.add({a.name, dims, a.dtype, format_number(a.min), format_number(a.max),
-               format_number(a.mean), std::to_string(a.nan_count)});
+    const ArrayStats& st = *a.stats;
+    auto num = [](const std::optional<double>& v) { return v ? format_number(*v) : "-"; };
+    table.add({a.info.name, dims, a.info.dtype, num(st.min), num(st.max), num(st.mean), std::to_string(st.nan_count) + "/" + std::to_string(st.inf_count)});
   }
   std::printf("%s", table.render(2).c_str());
   return 0;

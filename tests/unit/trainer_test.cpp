@@ -63,13 +63,13 @@ every = 10
 )";
 }
 
-struct Run {
+struct TrainCase {
   std::filesystem::path dir;
   Config config;
 };
 
-Run make_run(const std::string& name, const std::string& text, Index n = 8) {
-  Run r;
+TrainCase make_run(const std::string& name, const std::string& text, Index n = 8) {
+  TrainCase r;
   r.dir = test::scratch_dir(name);
   write_data(r.dir / "data.h5", n);
   r.config = parse_config(text, r.dir / "net.toml");
@@ -89,7 +89,7 @@ std::vector<std::uint32_t> float_bits(const CheckpointData& d) {
 }
 
 TEST(Trainer, WritesCheckpointsAtZeroEveryAndLast) {
-  Run r = make_run("train_cadence", regression_config());
+  TrainCase r = make_run("train_cadence", regression_config());
   r.config.train.iterations = 25;
   const TrainResult result = train(r.config, {});
   EXPECT_EQ(result.stop, TrainResult::Stop::kFinished);
@@ -108,8 +108,8 @@ TEST(Trainer, WritesCheckpointsAtZeroEveryAndLast) {
 
 TEST(Trainer, SameSeedAndThreadsGiveBitIdenticalParams) {
   for (int threads : {1, 2}) {
-    Run a = make_run("train_det_a", regression_config());
-    Run b = make_run("train_det_b", regression_config());
+    TrainCase a = make_run("train_det_a", regression_config());
+    TrainCase b = make_run("train_det_b", regression_config());
     TrainOptions o;
     o.threads = threads;
     const auto ra = train(a.config, o), rb = train(b.config, o);
@@ -120,7 +120,7 @@ TEST(Trainer, SameSeedAndThreadsGiveBitIdenticalParams) {
 }
 
 TEST(Trainer, DifferentSeedsGiveDifferentParams) {
-  Run a = make_run("train_seed_a", regression_config());
+  TrainCase a = make_run("train_seed_a", regression_config());
   TrainOptions o;
   const auto ra = train(a.config, o);
   o.seed = 99;
@@ -133,9 +133,9 @@ TEST(Trainer, DifferentSeedsGiveDifferentParams) {
 TEST(Trainer, ResumeContinuesBitIdentically) {
   // Mini-batches (shuffling state), momentum (optimizer state): everything must be restored.
   const std::string text = regression_config("batch_size = 3\n");
-  Run full = make_run("train_resume_full", text);
+  TrainCase full = make_run("train_resume_full", text);
   const auto r_full = train(full.config, {});
-  Run part = make_run("train_resume_part", text);
+  TrainCase part = make_run("train_resume_part", text);
   TrainOptions first;
   first.iterations = 10;
   train(part.config, first);
@@ -152,7 +152,7 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
 }
 
 TEST(Trainer, ResumeRefusesAnotherArchitecture) {
-  Run r = make_run("train_resume_arch", regression_config());
+  TrainCase r = make_run("train_resume_arch", regression_config());
   const auto res = train(r.config, {});
   Config other = r.config;
   other.layers[0].out_channels = 3;
@@ -167,7 +167,7 @@ TEST(Trainer, ResumeRefusesAnotherArchitecture) {
 }
 
 TEST(Trainer, InterruptWritesTheLastFinishedStep) {
-  Run r = make_run("train_interrupt", regression_config());
+  TrainCase r = make_run("train_interrupt", regression_config());
   std::atomic<bool> stop{false};
   TrainOptions o;
   o.interrupt = &stop;
@@ -184,7 +184,7 @@ TEST(Trainer, InterruptWritesTheLastFinishedStep) {
 TEST(Trainer, NonFiniteLossStopsAndNamesTheTensor) {
   std::string text = regression_config();
   text.replace(text.find("lr = 0.05"), 9, "lr = 1e30");
-  Run r = make_run("train_nonfinite", text);
+  TrainCase r = make_run("train_nonfinite", text);
   const auto res = train(r.config, {});
   EXPECT_EQ(res.stop, TrainResult::Stop::kNonFinite);
   EXPECT_NE(res.message.find("first non-finite tensor"), std::string::npos) << res.message;
@@ -219,7 +219,7 @@ lr = 0.01
 [train]
 iterations = 60
 )";
-  Run r = make_run("train_cls", text, 16);
+  TrainCase r = make_run("train_cls", text, 16);
   const auto res = train(r.config, {});
   const CheckpointData d = read_checkpoint(res.checkpoints.back());
   EXPECT_EQ(d.probe_labels.size(), 16u);
@@ -227,7 +227,7 @@ iterations = 60
 }
 
 TEST(Trainer, Float64TrainingStoresFloat64) {
-  Run r = make_run("train_f64", regression_config("dtype = \"float64\"\n"));
+  TrainCase r = make_run("train_f64", regression_config("dtype = \"float64\"\n"));
   const auto res = train(r.config, {});
   EXPECT_EQ(read_checkpoint(res.checkpoints.back()).dtype, "float64");
 }
