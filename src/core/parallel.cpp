@@ -21,7 +21,11 @@ class Pool {
     stop_workers();
     threads_ = std::max(1, threads);
     stop_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { work(i); });
+    // New workers start from the current generation: the last job (if any) is finished, and a
+    // worker that took its stale generation for a new job would call a null job.
+    const std::uint64_t current = generation_;
+    for (int i = 1; i < threads_; ++i)
+      workers_.emplace_back([this, i, current] { work(i, current); });
   }
   int threads() const { return threads_; }
 
@@ -56,8 +60,7 @@ class Pool {
     workers_.clear();
   }
 
-  void work(int index) {
-    std::uint64_t seen = 0;
+  void work(int index, std::uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace cnndiag {
@@ -41,6 +43,21 @@ TEST(Parallel, NestedCallsRunInline) {
   });
   EXPECT_EQ(total.load(), 40);
   set_num_threads(1);
+}
+
+// Regression: a worker created by a later set_num_threads() must not mistake the generation of an
+// earlier, finished job for a new one (it used to run the stale job with a null callable).
+TEST(Parallel, ResizingAfterAJobDoesNotReplayIt) {
+  const int saved = num_threads();
+  std::atomic<Index> total{0};
+  for (int rep = 0; rep < 20; ++rep) {
+    set_num_threads(2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the new worker wake first
+    parallel_for(0, 2, [&](Index b, Index e, int) { total += e - b; });
+    set_num_threads(1);
+  }
+  set_num_threads(saved);
+  EXPECT_EQ(total.load(), 40);
 }
 
 }  // namespace

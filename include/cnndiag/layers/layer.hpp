@@ -26,6 +26,15 @@
 
 namespace cnndiag {
 
+/// What InitSpec::Kind::kDefault means for one parameter (init.hpp). A layer sets it when its
+/// default is not the one implied by `is_bias` (batchnorm's weight γ is a "bias" for decay
+/// purposes, yet defaults to 1).
+enum class DefaultInit {
+  kByRole,  ///< PyTorch-like: U(±1/√fan_in) when !is_bias, 0 when is_bias
+  kZeros,   ///< 0 (batchnorm β)
+  kOnes,    ///< 1 (batchnorm γ)
+};
+
 /// A trainable tensor and its gradient.
 template <typename T>
 struct Param {
@@ -35,6 +44,7 @@ struct Param {
   bool is_bias = false;   ///< biases (and batchnorm gamma/beta) are not decayed unless bias_decay
   Index fan_in = 0;       ///< for init schemes (he, xavier, default)
   Index fan_out = 0;
+  DefaultInit default_init = DefaultInit::kByRole;  ///< what init kind "default" means here
 };
 
 /// A non-trainable tensor a layer keeps and a checkpoint saves (batchnorm running statistics).
@@ -81,10 +91,14 @@ class Layer {
   virtual void kink_distance(const Tensor<T>& x, Tensor<T>& distance) const;
 
   Fault fault() const { return fault_; }
-  /// Injects a backward bug. Throws ConfigError if this layer type does not have it.
+  /// Injects a backward bug. Throws ConfigError if this layer type does not have it
+  /// (fault_applies_to(fault, type()) is false); Fault::kNone removes any fault.
   virtual void set_fault(Fault fault);
 
  protected:
+  /// "layer 'conv1' (conv2d)": how messages name this layer.
+  std::string describe() const;
+
   std::string name_;
   Shape input_shape_;
   Fault fault_ = Fault::kNone;

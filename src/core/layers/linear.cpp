@@ -1,0 +1,74 @@
+#include "cnndiag/layers/linear.hpp"
+
+#include "cnndiag/errors.hpp"
+#include "layers/eigen_maps.hpp"
+#include "layers/param_util.hpp"
+
+namespace cnndiag {
+using detail::ConstMatrixMap;
+using detail::MatrixMap;
+using detail::VectorMap;
+
+template <typename T>
+Linear<T>::Linear(std::string name, Shape input_shape, Index out, bool bias)
+    : Layer<T>(std::move(name), input_shape), in_(input_shape.numel()), out_(out) {
+  if (out_ <= 0)
+    throw ShapeError(this->describe() + ": out must be > 0, got " + std::to_string(out_));
+  if (input_shape.empty() || in_ <= 0)
+    throw ShapeError(this->describe() + " needs a non-empty input, got " + input_shape.str() +
+                     " from the previous layer");
+  params_.push_back(detail::make_param<T>("weight", Shape{out_, in_}, false, in_, out_));
+  if (bias) params_.push_back(detail::make_param<T>("bias", Shape{out_}, true, in_, out_));
+}
+
+// x: (N, D) (any per-sample shape, read flat)   W: (out, D)   b: (out)   y: (N, out)
+// y_n = W·x_n + b for every sample at once: Y = X·Wᵀ + 1·bᵀ, one GEMM over the batch (tiled only
+// to keep Eigen's packing buffers off the heap, see gemm_tiled).
+template <typename T>
+void Linear<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
+  const Index n = x.dim(0);
+  ConstMatrixMap<T> X(x.data(), n, in_);
+  ConstMatrixMap<T> W(params_[0].value.data(), out_, in_);
+  MatrixMap<T> Y(y.data(), n, out_);
+  detail::gemm_tiled(Y, X, W.transpose(), false);
+  if (has_bias()) {
+    detail::ConstVectorMap<T> b(params_[1].value.data(), out_);
+    Y.rowwise() += b.transpose();
+  }
+}
+
+// dy: (N, out)   dx: (N, D)
+// From y_nj = Σ_i W_ji x_ni + b_j:
+//   ∂E/∂W_ji = Σ_n dy_nj x_ni   → dW += dYᵀ·X          (out, D)
+//   ∂E/∂b_j  = Σ_n dy_nj        → db += column sums of dY
+//   ∂E/∂x_ni = Σ_j dy_nj W_ji   → dX  = dY·W           (N, D)
+template <typename T>
+void Linear<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tensor<T>& dy,
+                         Tensor<T>* dx) {
+  const Index n = x.dim(0);
+  ConstMatrixMap<T> X(x.data(), n, in_);
+  ConstMatrixMap<T> dY(dy.data(), n, out_);
+  ConstMatrixMap<T> W(params_[0].value.data(), out_, in_);
+  MatrixMap<T> dW(params_[0].grad.data(), out_, in_);
+  detail::gemm_tiled(dW, dY.transpose(), X, true);
+  if (has_bias()) {
+    VectorMap<T> db(params_[1].grad.data(), out_);
+    if (this->fault_ == Fault::kBiasGradFirstSample)
+      db += dY.row(0).transpose();  // the bug: sample 0 stands in for the batch sum
+    else
+      db += dY.colwise().sum().transpose();
+  }
+  if (dx == nullptr) return;
+  MatrixMap<T> dX(dx->data(), n, in_);
+  detail::gemm_tiled(dX, dY, W, false);
+  if (this->fault_ == Fault::kLinearInputSigmoidMask) {
+    // The seed's bug, linear half: the sigmoid derivative in output form, y(1−y), applied to
+    // this layer's own input x instead of to the sigmoid's output: dX ← dX ⊙ X ⊙ (1−X).
+    dX.array() *= X.array() * (T(1) - X.array());
+  }
+}
+
+template class Linear<float>;
+template class Linear<double>;
+
+}  // namespace cnndiag
