@@ -45,7 +45,9 @@ void write_tensors(H5File& file, const std::string& group, const std::vector<Nam
     else
       file.write_tensor(path, t.value);
   }
-  if (!tensors.empty()) file.set_attr("/" + group, "order", join(tensors));
+  // The group and its order exist even when empty (a model of activations only has no params).
+  if (!file.exists("/" + group)) file.create_group("/" + group);
+  file.set_attr("/" + group, "order", join(tensors));
 }
 
 // fsync a path (file or directory) so the rename below is durable.
@@ -102,7 +104,6 @@ void write_checkpoint(const std::filesystem::path& path, const CheckpointData& d
     write_tensors(file, "buffers", data.buffers, f32);
     write_tensors(file, "grads", data.grads, f32);
     write_tensors(file, "optimizer", data.optimizer_slots, f32);
-    if (!file.exists("/optimizer")) file.create_group("/optimizer");
     file.set_attr("/optimizer", "type", data.optimizer_type);
     file.set_attr("/optimizer", "lr", data.optimizer_lr);
     file.set_attr("/optimizer", "step", data.optimizer_step);
@@ -133,6 +134,10 @@ namespace {
 std::vector<NamedTensor> read_tensors(const H5File& file, const std::string& group,
                                       bool required) {
   std::vector<NamedTensor> out;
+  if (!file.exists("/" + group)) {
+    if (required) missing(file.path(), "/" + group, "missing");
+    return out;
+  }
   const auto order = file.attr_string("/" + group, "order");
   if (!order) {
     if (required) missing(file.path(), "/" + group, "missing (or has no 'order' attribute)");

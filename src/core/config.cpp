@@ -699,7 +699,9 @@ InitSpec parse_init_table(const TableReader& init, std::string_view param) {
     init.fail(param, "expected one initialiser (normal, uniform, constant, he or xavier), got " +
                          described(*init.find(param)));
   }
-  const auto& [key, node] = *spec.table().begin();
+  // toml++'s iterator hands out a proxy that lives inside the iterator: keep the iterator alive.
+  const auto first = spec.table().begin();
+  const auto& [key, node] = *first;
   const std::string name(key.str());
   if (!contains(kInitTableNames, name)) {
     fail_at(spec.source().at(key.source()), spec.scope() + ": unknown initialiser '" + name + "'" +

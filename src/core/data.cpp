@@ -421,6 +421,16 @@ Layout resolve_layout(Layout layout, ArrayFile::Format format) {
   return format == ArrayFile::Format::kMat ? Layout::kMatlab : Layout::kNchw;
 }
 
+// The shape comes from the same conversion load_dataset() applies, so the two cannot disagree;
+// it reads the input values once more, which for a minibatch costs little.
+Shape input_sample_shape(const DataConfig& config) {
+  const ArrayFile file = ArrayFile::open(config.file);
+  const Layout layout = resolve_layout(config.layout, file.format());
+  const RawArray x_raw = file.read(config.inputs);
+  const std::string x_where = config.file.string() + ": " + x_raw.info.name;
+  return inputs_to_nchw_at(x_raw, layout, config.shape, x_where).shape().drop_first();
+}
+
 Dataset load_dataset(const DataConfig& config, TargetKind kind, Index outputs) {
   const ArrayFile file = ArrayFile::open(config.file);
   const Layout layout = resolve_layout(config.layout, file.format());
