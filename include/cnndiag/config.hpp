@@ -155,6 +155,9 @@ struct TrainConfig {
 struct CheckpointConfig {
   std::filesystem::path dir;        ///< default "runs/<config stem>" beside the config; resolved
   std::int64_t every = 1000;        ///< plus iteration 0 and the last iteration
+  /// `at = [1, 2, 5, 10]`: extra iterations to checkpoint (e.g. log-spaced early ones, so a probe
+  /// of the folder sees when each layer collapsed). Sorted, unique, each ≥ 1.
+  std::vector<std::int64_t> at;
   SourceLocation where;
   friend bool operator==(const CheckpointConfig&, const CheckpointConfig&) = default;
 };

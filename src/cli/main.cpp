@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   commands.push_back(make_inspect_command(app, global));
   commands.push_back(make_train_command(app, global));
+  commands.push_back(make_probe_command(app, global));
+  commands.push_back(make_check_command(app, global));
 
   try {
     app.parse(argc, argv);

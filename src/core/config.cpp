@@ -1090,7 +1090,7 @@ CheckpointConfig parse_checkpoint(const toml::table& root, const Source& source,
   if (!table) return config;
   const TableReader checkpoint(*table, "checkpoint", ".", source);
   config.where = checkpoint.where();
-  checkpoint.reject_unknown_keys({"dir", "every"});
+  checkpoint.reject_unknown_keys({"dir", "every", "at"});
   if (checkpoint.has("dir")) {
     std::string dir;
     checkpoint.read_name("dir", dir);
@@ -1098,6 +1098,14 @@ CheckpointConfig parse_checkpoint(const toml::table& root, const Source& source,
   }
   checkpoint.read("every", config.every);
   checkpoint.check("every", config.every >= 1, "an integer >= 1");
+  if (const toml::node* node = checkpoint.find("at")) {
+    const toml::array* array = node->as_array();
+    if (!array) checkpoint.fail_type("at", "an array of iterations, like [1, 2, 5, 10]");
+    for (std::size_t i = 0; i < array->size(); ++i)
+      config.at.push_back(array_integer(checkpoint, "at", i, *array->get(i), 1, "an integer >= 1"));
+    std::sort(config.at.begin(), config.at.end());
+    config.at.erase(std::unique(config.at.begin(), config.at.end()), config.at.end());
+  }
   return config;
 }
 
@@ -1533,6 +1541,11 @@ std::string to_toml(const Config& config) {
   out.header("[checkpoint]");
   out.entry("dir", toml_path(config, config.checkpoint.dir));
   out.entry("every", toml_int(config.checkpoint.every));
+  if (!config.checkpoint.at.empty()) {
+    std::vector<std::string> at;
+    for (const std::int64_t it : config.checkpoint.at) at.push_back(toml_int(it));
+    out.entry("at", "[" + join(at, ", ") + "]");
+  }
   out.header("[probe]");
   for (const ThresholdRule& rule : threshold_rules()) {
     const double value = config.threshold(rule.info.key);

@@ -387,8 +387,13 @@ herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t* info, vo
   auto* state = static_cast<VisitState*>(data);
   if (info->type != H5L_TYPE_HARD) return 0;
   Handle object(H5Oopen(group, name, H5P_DEFAULT), close_object);
-  if (object.valid() && H5Iget_type(object.get()) == H5I_DATASET)
-    state->dataset_paths.push_back("/" + std::string(name));
+  if (object.valid() && H5Iget_type(object.get()) == H5I_DATASET) {
+    // Built by append rather than "/" + std::string(name): GCC 12 warns (-Wrestrict, a known
+    // false positive) on that operator+ at -O2, and CI builds with -Werror.
+    std::string path = "/";
+    path.append(name);
+    state->dataset_paths.push_back(std::move(path));
+  }
   H5Eclear2(H5E_DEFAULT);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <algorithm>
 #include <numeric>
 
 #include "cnndiag/checkpoint.hpp"
@@ -87,6 +88,7 @@ class TrainingRun {
     total_ = options.iterations.value_or(config.train.iterations);
     seed_ = options.seed.value_or(config.train.seed);
     every_ = config.checkpoint.every;
+    at_ = config.checkpoint.at;
     log_every_ = config.train.log_every;
     dir_ = options.out_dir.value_or(config.checkpoint.dir);
     dtype_ = config.train.dtype;
@@ -136,6 +138,7 @@ class TrainingRun {
   Optimizer<T> optimizer_;
   Index n_ = 0, batch_ = 0;
   std::int64_t total_ = 0, every_ = 1, log_every_ = 0, iteration_ = 0;
+  std::vector<std::int64_t> at_;  // extra checkpoint iterations, sorted
   std::uint64_t seed_ = 0;
   std::filesystem::path dir_;
   std::string dtype_, config_text_;
@@ -319,7 +322,9 @@ TrainResult TrainingRun<T>::run() {
     result.iteration = t;
     if (options_.on_progress) options_.on_progress({t, total_, e});
     const bool interrupted = options_.interrupt && options_.interrupt->load();
-    if (t % every_ == 0 || t == total_ || interrupted) result.checkpoints.push_back(write(t));
+    const bool scheduled = t % every_ == 0 || t == total_ ||
+                           std::binary_search(at_.begin(), at_.end(), t);
+    if (scheduled || interrupted) result.checkpoints.push_back(write(t));
     if (interrupted) {
       result.stop = TrainResult::Stop::kInterrupted;
       break;
