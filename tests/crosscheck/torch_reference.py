@@ -69,7 +69,10 @@ def main():
     args = ap.parse_args()
 
     with h5py.File(args.checkpoint, "r") as f:
-        config = tomllib.loads(f["config"][()].decode() if isinstance(f["config"][()], bytes) else f["config"][()])
+        text = f["config"][()]
+        config = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+        if f.attrs.get("dtype", b"float32") not in ("float64", b"float64"):
+            print(f"{args.checkpoint}: note: trained in {f.attrs.get('dtype')}; the reference runs in float64")
         order = f["params"].attrs["order"]
         order = order.decode() if isinstance(order, bytes) else order
         keys = order.split(",")
@@ -89,7 +92,10 @@ def main():
     opt = config.get("optimizer", {})
     if opt.get("type", "sgd") != "sgd":
         raise SystemExit("torch_reference.py reproduces sgd only")
+    if config.get("train", {}).get("batch_size", 0) not in (0, x.shape[0]):
+        raise SystemExit("torch_reference.py reproduces full-batch training only")
     lr, mu = opt.get("lr", 0.01), opt.get("momentum", 0.0)
+    nesterov = opt.get("nesterov", False)
     lam, bias_decay = opt.get("weight_decay", 0.0), opt.get("bias_decay", False)
     bias_scale = opt.get("bias_lr_scale", 1.0)
     velocity = {k: torch.zeros_like(v) for k, v in params.items()}
@@ -114,8 +120,10 @@ def main():
                 g = g + (lam * p if lam > 0 and (not is_bias or bias_decay) else 0)
                 step_lr = lr * (bias_scale if is_bias else 1.0)
                 if mu > 0:
+                    # PyTorch's form (torch.optim.SGD, dampening 0): v <- mu*v + g, then
+                    # w <- w - lr*v, or w <- w - lr*(g + mu*v) with Nesterov.
                     velocity[k] = mu * velocity[k] + g
-                    g = velocity[k]
+                    g = g + mu * velocity[k] if nesterov else velocity[k]
                 p -= step_lr * g
 
     with h5py.File(args.out, "w") as f:
