@@ -26,11 +26,15 @@ double mean_abs(const Tensor<double>& t) {
 }
 
 std::string format(const char* fmt, ...) {
-  char text[512];
-  va_list args;
+  va_list args, again;
   va_start(args, fmt);
-  std::vsnprintf(text, sizeof text, fmt, args);
+  va_copy(again, args);
+  const int size = std::vsnprintf(nullptr, 0, fmt, args);
   va_end(args);
+  std::string text(static_cast<std::size_t>(std::max(size, 0)) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), fmt, again);
+  va_end(again);
+  text.pop_back();  // the terminating NUL vsnprintf wrote
   return text;
 }
 

@@ -259,7 +259,7 @@ ProbeResult probe_targets(const Observation& o) {
     if (!predictable)
       add("targets.unpredictable", Severity::kWarning,
           format("the targets look independent of the inputs: cross-validated ridge regression "
-                 "predicts them no better than their mean (R^2 = %.3g <= %.3g; %lld folds, %lld "
+                 "predicts them no better than their mean (R² = %.3g ≤ %.3g; %lld folds, %lld "
                  "samples, %lld features; a linear test). Then a constant output, the same for "
                  "every sample, is the best any model can do on this batch (loss %.4g)",
                  r2, r2_threshold, static_cast<long long>(cv.folds),
@@ -286,9 +286,11 @@ ProbeResult probe_targets(const Observation& o) {
           "check that the labels belong to the inputs (file, variable, sample order, label_base)");
   }
 
+  // Before any training step every network is at or above the constant level: say so, but only
+  // warn about a run that has trained (it has a loss history).
   if (constant_loss > 0 && o.loss >= kConstantLevel * constant_loss) {
     add("targets.constant_level",
-        predictable ? Severity::kWarning : Severity::kInfo,
+        predictable && !o.history_loss.empty() ? Severity::kWarning : Severity::kInfo,
         format("the model's loss (%.4g) is no better than the best constant output's (%.4g): it "
                "has learnt nothing that depends on the input%s",
                o.loss, constant_loss,

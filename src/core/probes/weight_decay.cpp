@@ -35,7 +35,7 @@ using probe_detail::format;
 using probe_detail::norm;
 
 constexpr double kCollapsedNormRatio = 1e-3;  // DESIGN.md §6: ‖w‖ below 1e-3 of its initial norm
-constexpr const char* kFix = "weight_decay <= 1e-3 (5e-4 is common)";
+constexpr const char* kFix = "weight_decay ≤ 1e-3 (5e-4 is common)";
 
 double max_abs(const Tensor<double>& t) {
   double m = 0;
@@ -129,19 +129,19 @@ ProbeResult probe_weight_decay(const Observation& o) {
 
     if (multiplicative && lr_lambda >= lr_lambda_error) {
       add("weight_decay.overshoot", Severity::kError,
-          format("weight decay lambda = %.4g at lr = %.4g gives lr*lambda = %.4g: the decay step "
+          format("weight decay λ = %.4g at lr = %.4g gives lr·λ = %.4g: the decay step "
                  "alone multiplies %s by %.4g each step, so it %s instead of shrinking it "
                  "gradually",
                  lambda, lr, lr_lambda, rule.key.c_str(), multiplier,
                  multiplier < 0 ? "overshoots zero and flips its sign every step"
                                 : "wipes the weight out in one step"),
-          format("%s; lr*lambda must be << 1 (here %.4g)", kFix, lr_lambda));
+          format("%s; lr·λ must be ≪ 1 (here %.4g)", kFix, lr_lambda));
     }
     if (decay_can_explain && w0_norm > 0 && w_norm < kCollapsedNormRatio * w0_norm) {
       add("weight_decay.collapsed_norm", Severity::kError,
-          format("%s has decayed to %.3g of its initial norm (|w| = %.3g, was %.3g at iteration "
-                 "0): weight decay (lambda = %.4g, lr*lambda = %.4g) drove it to ~0; the weights "
-                 "now sit where lambda*w cancels the data gradient, so the dominance reads %.3g "
+          format("%s has decayed to %.3g of its initial norm (‖w‖ = %.3g, was %.3g at iteration "
+                 "0): weight decay (λ = %.4g, lr·λ = %.4g) drove it to ~0; the weights now sit "
+                 "where λw cancels the data gradient, so the dominance reads %.3g "
                  "although decay caused the collapse",
                  rule.key.c_str(), norm_ratio, w_norm, w0_norm, lambda, lr_lambda, dominance),
           kFix);
@@ -155,11 +155,11 @@ ProbeResult probe_weight_decay(const Observation& o) {
       add("weight_decay.dominant", severity,
           format("weight decay outweighs the data gradient on %s by %.3gx (%s = %.3g vs %s = "
                  "%.3g)%s",
-                 rule.key.c_str(), dominance, decoupled ? "shrink step lr*lambda*|w|" : "lambda*|w|",
-                 decay_term, decoupled ? "Adam's data step" : "|grad_data|", data_term,
+                 rule.key.c_str(), dominance, decoupled ? "shrink step lr·λ‖w‖" : "λ‖w‖",
+                 decay_term, decoupled ? "Adam's data step" : "‖∇data‖", data_term,
                  progress.fitted ? "; the loss has fitted, so this is the regulariser at work"
                                  : ": the weights are pulled to zero faster than the data moves them"),
-          format("%s; aim for lambda*|w| below |grad_data| (dominance <= %.3g)", kFix,
+          format("%s; aim for λ‖w‖ below ‖∇data‖ (dominance ≤ %.3g)", kFix,
                  dominance_warning));
     }
   }

@@ -14,12 +14,13 @@ std::string linear_net(Index out) {
 
 Observation observe_regression(const std::string& name, const Tensor<double>& x,
                                const Tensor<double>& y, int iterations = 0,
-                               const std::string& loss = "type = \"mse\"") {
+                               const std::string& loss = "type = \"mse\"",
+                               const std::string& optimizer = "lr = 0.05") {
   test::ProbeData d;
   d.x = x;
   d.y = y;
   return test::train_and_observe(
-      name, test::net_config(linear_net(y.dim(1)), "lr = 0.05", iterations, loss), d);
+      name, test::net_config(linear_net(y.dim(1)), optimizer, iterations, loss), d);
 }
 
 TEST(TargetsProbe, ExactLinearTargetsGiveR2NearOnePrimal) {
@@ -95,9 +96,15 @@ TEST(TargetsProbe, BestConstantLossByHand) {
 TEST(TargetsProbe, ConstantLevelWarnsOnlyWhenTheTargetsArePredictable) {
   const Tensor<double> x = test::uniform_inputs(Shape{40, 5}, 91);
   const Tensor<double> y = test::linear_targets(x, 2, 0.01, 92);
-  // Untrained: no better than the mean although the targets are learnable.
-  Observation o = observe_regression("targets_level", x, y, 0);
-  const auto f = test::findings_with(probe_targets(o), "targets.constant_level");
+  // Before the first step every network is there: info only.
+  Observation o = observe_regression("targets_level_init", x, y, 0);
+  auto f = test::findings_with(probe_targets(o), "targets.constant_level");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kInfo);
+  // Trained at a learning rate too small to learn: no better than the mean although the
+  // targets are learnable.
+  o = observe_regression("targets_level", x, y, 5, "type = \"mse\"", "lr = 1e-9");
+  f = test::findings_with(probe_targets(o), "targets.constant_level");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].severity, Severity::kWarning);
   // Trained: well below the constant level.

@@ -64,7 +64,7 @@ TEST(WeightDecayProbe, OvershootFromLrLambdaOfOne) {
     ASSERT_EQ(f.size(), 1u);
     EXPECT_NEAR(f[0].evidence["lr_lambda"].get<double>(), 1.0, 1e-12);
     EXPECT_NE(f[0].message.find("wipes the weight out"), std::string::npos) << f[0].message;
-    EXPECT_NE(f[0].fix.find("<< 1"), std::string::npos);
+    EXPECT_NE(f[0].fix.find("lr·λ must be ≪ 1"), std::string::npos);
   }
   {
     const Observation o = observe("wd_lrl_099", "type = \"sgd\"\nlr = 0.01\nweight_decay = 99.0", 0);
