@@ -59,6 +59,11 @@ struct Observation {
   std::vector<LayerObservation> layers;
   std::vector<ParamRule> rules;     ///< how the optimizer treats each tensor (decay, lr)
   std::string decay_convention;     ///< "coupled" | "decoupled"
+  /// The optimizer's state as the checkpoint stores it (keys "conv1.weight/velocity", ".../m",
+  /// ".../v") and the steps it had taken (Adam's t), so probes can compute the exact next step.
+  /// Empty and 0 for weights trained elsewhere (observe_params): probes then assume a fresh state.
+  std::vector<NamedTensor> optimizer_slots;
+  std::int64_t optimizer_step = 0;
 };
 
 /// Loads a checkpoint and observes it. Throws CheckpointError/ConfigError for bad input.

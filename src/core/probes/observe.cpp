@@ -120,6 +120,8 @@ Observation observe_checkpoint(const std::filesystem::path& checkpoint,
   o.iteration = d.iteration;
   o.history_iteration = d.history_iteration;
   o.history_loss = d.history_loss;
+  o.optimizer_slots = d.optimizer_slots;
+  o.optimizer_step = d.optimizer_step;
   check_probe_set(probe_set, d.probe_inputs.dim(0), checkpoint.string());
   o.inputs = select_rows(d.probe_inputs, probe_set);
   o.targets.values = select_rows(d.probe_targets, probe_set);
