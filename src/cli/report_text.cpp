@@ -92,11 +92,10 @@ std::string render_probe_text(const Report& r, bool color) {
 
   out += "\n" + paint("Findings", "bold", color) + "\n" + render_findings(r.findings, color);
   out += "\n" + paint("Verdict", "bold", color) + "\n  ";
-  if (r.verdict.collapsed)
-    out += paint("COLLAPSED from '" + r.verdict.first_collapsed_layer + "'", "red", color) + ". ";
-  else
-    out += paint("not collapsed", "green", color) + ". ";
-  out += r.verdict.summary + "\n";
+  out += paint(r.verdict.collapsed ? "COLLAPSED from '" + r.verdict.first_collapsed_layer + "'"
+                                   : std::string("NOT COLLAPSED"),
+               r.verdict.collapsed ? "red" : "green", color) +
+         "  " + r.verdict.summary + "\n";
   return out;
 }
 

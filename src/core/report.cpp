@@ -62,6 +62,45 @@ void sort_findings(std::vector<Finding>& findings) {
   });
 }
 
+namespace {
+
+// A few words for a cause, for the "Contributing:" list of the summary.
+std::string cause_phrase(const std::string& id) {
+  static const std::map<std::string, std::string> phrases = {
+      {"gradcheck.mismatch", "a wrong backward pass"},
+      {"weight_decay.overshoot", "a weight-decay step that overshoots zero"},
+      {"weight_decay.collapsed_norm", "weights decayed to ~0"},
+      {"weight_decay.dominant", "weight decay dominating the data gradient"},
+      {"units.dead", "dead units"},
+      {"units.saturated", "saturated units"},
+      {"loss_curve.nonfinite", "a non-finite loss"},
+      {"loss_curve.diverging", "a diverging loss"},
+      {"gradient_flow.exploding", "exploding gradients"},
+      {"gradient_flow.vanishing", "vanishing gradients"},
+      {"init.scale", "an initialisation far from He/Glorot scale"},
+      {"gradient_flow.update_ratio", "updates out of proportion to the weights"},
+      {"loss_curve.oscillating", "an oscillating loss"},
+      {"loss_curve.plateau", "a loss on a plateau"},
+  };
+  const auto it = phrases.find(id);
+  return it == phrases.end() ? id : it->second;
+}
+
+// Adds a fix unless it is already said: an identical fix, or one that another contains.
+void add_fix(std::vector<std::string>& fixes, const std::string& fix) {
+  if (fix.empty()) return;
+  for (std::string& known : fixes) {
+    if (known.find(fix) != std::string::npos) return;
+    if (fix.find(known) != std::string::npos) {
+      known = fix;
+      return;
+    }
+  }
+  fixes.push_back(fix);
+}
+
+}  // namespace
+
 Verdict make_verdict(const std::vector<Finding>& findings) {
   Verdict v;
   const Finding* collapse = nullptr;
@@ -77,46 +116,68 @@ Verdict make_verdict(const std::vector<Finding>& findings) {
     return static_cast<int>(a->severity) > static_cast<int>(b->severity);
   });
 
+  // Group the causes by id, keeping rank order: one id may hold on several tensors.
+  std::vector<std::pair<std::string, std::vector<const Finding*>>> groups;
+  for (const Finding* f : causes) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == f->id; });
+    if (it == groups.end()) {
+      groups.push_back({f->id, {f}});
+    } else {
+      it->second.push_back(f);
+    }
+  }
+  auto places = [](const std::vector<const Finding*>& group) {
+    std::string out;
+    for (const Finding* f : group) {
+      const std::string where = f->tensor.empty() ? f->layer : f->tensor;
+      if (where.empty() || out.find(where) != std::string::npos) continue;
+      out += (out.empty() ? "" : ", ") + where;
+    }
+    return out;
+  };
+
   v.collapsed = collapse != nullptr;
   if (collapse) v.first_collapsed_layer = collapse->layer;
-  std::set<std::string> seen_ids, seen_fixes;
-  for (const Finding* f : causes) {
-    if (seen_ids.insert(f->id).second) v.causes.push_back(f->id);
-    if (!f->fix.empty() && seen_fixes.insert(f->fix).second) v.fixes.push_back(f->fix);
+  for (const auto& [id, group] : groups) {
+    v.causes.push_back(id);
+    for (const Finding* f : group) add_fix(v.fixes, f->fix);
   }
   if (context) {
     v.causes.push_back(context->id);
-    if (!context->fix.empty() && seen_fixes.insert(context->fix).second)
-      v.fixes.push_back(context->fix);
+    add_fix(v.fixes, context->fix);
   }
 
-  // The chain in words: what happened, the strongest cause, the others, the context, the fix.
-  std::string s;
-  if (collapse) {
-    s = collapse->message + ".";
-  } else {
-    s = "No collapse: the outputs differ across samples at every layer.";
-  }
-  if (!causes.empty()) {
-    s += " Cause: " + causes.front()->message;
-    if (!causes.front()->tensor.empty() &&
-        causes.front()->message.find(causes.front()->tensor) == std::string::npos)
-      s += " (" + causes.front()->tensor + ")";
+  // The chain in words: what happened, the strongest cause and where it holds, what else
+  // contributes, the context, and the fixes that address the strongest cause and the context.
+  std::string s = collapse ? collapse->message + "."
+                           : std::string("No collapse: the outputs differ across samples at every layer.");
+  if (!groups.empty()) {
+    const auto& [top_id, top] = groups.front();
+    const std::string where = places(top);
+    s += (collapse ? " Cause: " : " Worth a look: ") + top.front()->message;
+    if (!where.empty() && top.size() > 1) s += " (on " + where + ")";
     s += ".";
-    std::set<std::string> told = {causes.front()->id};
-    std::string also;
-    for (const Finding* f : causes)
-      if (told.insert(f->id).second) also += (also.empty() ? "" : "; ") + f->message;
-    if (!also.empty()) s += " Also: " + also + ".";
+    std::string contributing;
+    for (std::size_t g = 1; g < groups.size(); ++g) {
+      const std::string on = places(groups[g].second);
+      contributing += (contributing.empty() ? "" : "; ") + cause_phrase(groups[g].first) +
+                      (on.empty() ? "" : " (" + on + ")");
+    }
+    if (!contributing.empty()) s += (collapse ? " Contributing: " : " Also: ") + contributing + ".";
   } else if (collapse) {
     s += " No probe found a cause; check the layer's weights and inputs by hand.";
   }
   if (context) s += " Note: " + context->message + ".";
-  if (!v.fixes.empty()) {
+  std::vector<std::string> headline_fixes;
+  if (!groups.empty())
+    for (const Finding* f : groups.front().second) add_fix(headline_fixes, f->fix);
+  if (context) add_fix(headline_fixes, context->fix);
+  if (!headline_fixes.empty()) {
     s += " Fix: ";
-    for (std::size_t i = 0; i < v.fixes.size(); ++i) s += (i ? "; " : "") + v.fixes[i];
+    for (std::size_t i = 0; i < headline_fixes.size(); ++i) s += (i ? "; " : "") + headline_fixes[i];
     s += ".";
   }
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
   v.summary = s;
   return v;
 }
