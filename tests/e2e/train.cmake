@@ -8,7 +8,7 @@ set(_cls ${PROJECT_SOURCE_DIR}/tests/data/crosscheck/cls.toml)
 # A short run of the seed example: exit 0, and it says where the checkpoints went.
 cnndiag_e2e(NAME train.seed_50_iterations
             ARGS train --config ${_seed} --iterations 50 --out ${CNNDIAG_E2E_TMP}/train_seed_50
-            MATCH "training 50 iterations on 32 samples.*trained 50 iterations.*final loss [0-9.e+-]+\n2 checkpoints in [^\n]*train_seed_50 \\(last: ckpt-00000050\\.h5\\)")
+            MATCH "training 50 iterations on 32 samples.*trained 50 iterations.*final loss [0-9.e+-]+\n8 checkpoints in [^\n]*train_seed_50 \\(last: ckpt-00000050\\.h5\\)")
 
 # --help teaches: what train does, where checkpoints go, Ctrl-C and non-finite behaviour, options.
 cnndiag_e2e(NAME train.help ARGS train --help
