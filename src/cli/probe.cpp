@@ -112,7 +112,7 @@ int run_probe(const ProbeArgs& args, const GlobalOptions& global) {
 
   const std::string rendered = args.format == "json"
                                    ? to_json(report).dump(2) + "\n"
-                                   : render_probe_text(report, args.output.empty() && use_color(global));
+                                   : render_probe_text(report, args.output.empty() && use_color(global), global.verbose > 0);
   if (args.output.empty()) {
     std::fputs(rendered.c_str(), stdout);
   } else {

@@ -31,22 +31,36 @@ const char* severity_style(Severity s) {
 
 }  // namespace
 
-std::string render_findings(const std::vector<Finding>& findings, bool color) {
+std::string render_findings(const std::vector<Finding>& findings, bool color, bool all) {
   if (findings.empty()) return "  none\n";
   std::string out;
-  for (const Finding& f : findings) {
-    std::string where = f.tensor.empty() ? f.layer : f.tensor;
+  // Findings of one id are told once, with the other places they hold listed ("also on"),
+  // unless every one is asked for (-v): the JSON report always has them all.
+  std::vector<bool> told(findings.size(), false);
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    if (told[i]) continue;
+    const Finding& f = findings[i];
+    const std::string where = f.tensor.empty() ? f.layer : f.tensor;
     char head[64];
     std::snprintf(head, sizeof head, "%-7s ", std::string(to_string(f.severity)).c_str());
     out += "  " + paint(head, severity_style(f.severity), color) + paint(f.id, "bold", color) +
            (where.empty() ? "" : "  " + where) + "\n";
     out += "          " + f.message + "\n";
+    std::string also;
+    if (!all)
+      for (std::size_t j = i + 1; j < findings.size(); ++j)
+        if (!told[j] && findings[j].id == f.id && findings[j].severity == f.severity) {
+          told[j] = true;
+          const std::string w = findings[j].tensor.empty() ? findings[j].layer : findings[j].tensor;
+          also += (also.empty() ? "" : ", ") + w;
+        }
+    if (!also.empty()) out += "          " + paint("also on: ", "dim", color) + also + "\n";
     if (!f.fix.empty()) out += "          " + paint("fix: ", "green", color) + f.fix + "\n";
   }
   return out;
 }
 
-std::string render_probe_text(const Report& r, bool color) {
+std::string render_probe_text(const Report& r, bool color, bool all) {
   std::string out;
   const auto& x = r.extra;
   char head[256];
@@ -90,7 +104,7 @@ std::string render_probe_text(const Report& r, bool color) {
     out += "  first collapsed: " + (onset.empty() ? std::string("none") : onset) + "\n";
   }
 
-  out += "\n" + paint("Findings", "bold", color) + "\n" + render_findings(r.findings, color);
+  out += "\n" + paint("Findings", "bold", color) + "\n" + render_findings(r.findings, color, all);
   out += "\n" + paint("Verdict", "bold", color) + "\n  ";
   out += paint(r.verdict.collapsed ? "COLLAPSED from '" + r.verdict.first_collapsed_layer + "'"
                                    : std::string("NOT COLLAPSED"),
@@ -100,6 +114,7 @@ std::string render_probe_text(const Report& r, bool color) {
 }
 
 std::string render_check_text(const Report& r, bool color) {
+  const bool all = true;
   std::string out = paint("Check " + (r.inputs.size() > 0 ? r.inputs[0] : "") + " against " +
                               (r.inputs.size() > 1 ? r.inputs[1] : ""),
                           "bold", color) +
@@ -114,7 +129,7 @@ std::string render_check_text(const Report& r, bool color) {
                  paint(status, status == "regressed" ? "red" : "yellow", color)});
     }
   out += table.render(2);
-  out += "\n" + paint("Findings", "bold", color) + "\n" + render_findings(r.findings, color);
+  out += "\n" + paint("Findings", "bold", color) + "\n" + render_findings(r.findings, color, all);
   out += "\n" + r.verdict.summary + "\n";
   return out;
 }

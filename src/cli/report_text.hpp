@@ -8,8 +8,9 @@
 
 namespace cnndiag::cli {
 
-std::string render_probe_text(const Report& report, bool color);
-std::string render_findings(const std::vector<Finding>& findings, bool color);
+/// `all`: every finding on its own; otherwise findings of one id are grouped ("also on: …").
+std::string render_probe_text(const Report& report, bool color, bool all = false);
+std::string render_findings(const std::vector<Finding>& findings, bool color, bool all = false);
 std::string render_check_text(const Report& report, bool color);
 
 }  // namespace cnndiag::cli
