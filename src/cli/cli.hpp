@@ -42,5 +42,6 @@ void print_network_summary(const std::string& title, const std::vector<LayerSumm
 
 Command make_inspect_command(CLI::App& app, GlobalOptions& global);
 Command make_train_command(CLI::App& app, GlobalOptions& global);
+Command make_gradcheck_command(CLI::App& app, GlobalOptions& global);
 
 }  // namespace cnndiag::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   commands.push_back(make_inspect_command(app, global));
   commands.push_back(make_train_command(app, global));
+  commands.push_back(make_gradcheck_command(app, global));
 
   try {
     app.parse(argc, argv);
