@@ -125,7 +125,7 @@ class EndToEnd {
       };
       auto eval = [&](Index i) { return eval_sample_from(k + 1, one_, i / per); };
       auto mag = [&](Index i) { return sample_mag_[static_cast<std::size_t>(i / per)]; };
-      run_checks(c, settings_, model_.output_grad(k), clean, set, eval, mag);
+      run_checks(c, settings_, model_.output_grad(k), clean, set, eval, mag, next_kinks(k));
       return c;
     }
     pert_.resize(act.shape());
@@ -133,11 +133,16 @@ class EndToEnd {
     auto set = [&](Index i, double v) { pert_[i] = v; };
     auto eval = [&](Index) { return eval_from(k + 1, pert_); };
     run_checks(c, settings_, model_.output_grad(k), clean, set, eval,
-               [&](Index) { return output_mag_; });
+               [&](Index) { return output_mag_; }, next_kinks(k));
     return c;
   }
 
  private:
+  /// Kink distances of the layer after k (whose input is k's output), or null.
+  const Tensor<double>* next_kinks(std::size_t k) const {
+    return k + 1 < kink_.size() && !kink_[k + 1].empty() ? &kink_[k + 1] : nullptr;
+  }
+
   const Tensor<double>& input_of(std::size_t i) const {
     return i == 0 ? x_ : model_.activation(i - 1);
   }

@@ -91,7 +91,7 @@ std::vector<TensorCheck> gradcheck_isolated(Layer<double>& layer, const Gradchec
       }
       return e;
     };
-    run_checks(c, settings, dx, clean, [&](Index i, double v) { x[i] = v; }, eval, mag);
+    run_checks(c, settings, dx, clean, [&](Index i, double v) { x[i] = v; }, eval, mag, &distance);
     checks.push_back(std::move(c));
   }
   std::size_t k = 0;
