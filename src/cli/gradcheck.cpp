@@ -199,7 +199,8 @@ int run_gradcheck(const GradcheckArgs& args, const GlobalOptions& global) {
     for (const TensorCheck& c : result.checks) checks.push_back(to_json(c));
     for (const Hypothesis& h : result.hypotheses) hypotheses.push_back(to_json(h));
     for (const Finding& f : findings) found.push_back(finding_to_json(f));
-    const json report = {
+    // Keys in the documented order (schema first), not nlohmann's default alphabetical one.
+    const nlohmann::ordered_json report = {
         {"schema", "cnndiag.report/1"},
         {"tool", {{"name", "cnndiag"}, {"version", CNNDIAG_VERSION}}},
         {"command", "gradcheck"},

@@ -255,7 +255,12 @@ std::vector<ImportedTensor> load_imported(const Config& config, const std::files
                               : layer.type() == "linear" && p.name == "weight"
                                   ? TensorKind::kLinearWeight
                                   : TensorKind::kVector;
-      Tensor<double> value = import_tensor(raw, layout, kind, p.value.shape(), layer.input_shape(), key);
+      Tensor<double> value;
+      try {
+        value = import_tensor(raw, layout, kind, p.value.shape(), layer.input_shape(), key);
+      } catch (const ShapeError& e) {
+        throw ShapeError(file.string() + ": " + e.what());
+      }
       out.push_back({key, it->second, raw.info.dtype, std::move(value)});
     }
   }
@@ -267,9 +272,13 @@ std::vector<ImportedTensor> load_imported(const Config& config, const std::files
       const int li = model.find(key.substr(0, colon));
       CNNDIAG_ASSERT(li >= 0, "config parsing checked [import.grads] layer names");
       const RawArray raw = read(key, variable);
-      Tensor<double> value =
-          import_tensor(raw, layout, TensorKind::kLayerOutput,
-                        model.layer(static_cast<std::size_t>(li)).output_shape(), Shape{}, key);
+      Tensor<double> value;
+      try {
+        value = import_tensor(raw, layout, TensorKind::kLayerOutput,
+                              model.layer(static_cast<std::size_t>(li)).output_shape(), Shape{}, key);
+      } catch (const ShapeError& e) {
+        throw ShapeError(file.string() + ": " + e.what());
+      }
       out.push_back({key, variable, raw.info.dtype, std::move(value)});
     }
   }
