@@ -159,19 +159,21 @@ class EndToEnd {
     return c;
   }
 
-  /// Whether `in`, the perturbed input of kinked layer j, moved an element across a kink: an
-  /// element moved by δ can close a gap of 2δ (it and a rival moving towards each other).
-  bool crossed(std::size_t j, const Tensor<double>& in, Index sample) const {
+  /// How far `in`, the perturbed input of kinked layer j, moved towards a kink: the largest
+  /// 2|Δ_i|/distance_i (≥ 1: crossed; an element moved by δ can close a gap of 2δ, it and a rival
+  /// moving towards each other); 0 for a layer without kinks.
+  double kink_ratio(std::size_t j, const Tensor<double>& in, Index sample) const {
     const Tensor<double>& d = kink_[j];
-    if (d.empty()) return false;
+    if (d.empty()) return 0;
     const Tensor<double>& clean = input_of(j);
     const Index per = clean.size() / n_;
     const Index offset = sample < 0 ? 0 : sample * per;
+    double ratio = 0;
     for (Index i = 0; i < in.size(); ++i) {
       const double delta = std::abs(in[i] - clean[offset + i]);
-      if (delta > 0 && 2 * delta >= d[offset + i]) return true;
+      if (delta > 0) ratio = std::max(ratio, 2 * delta / d[offset + i]);
     }
-    return false;
+    return ratio;
   }
 
   /// E with layer k's input `in` (the full batch): layers k..L−1 forward into scratch.
@@ -179,7 +181,8 @@ class EndToEnd {
     Eval e;
     const Tensor<double>* cur = &in;
     for (std::size_t j = k; j < model_.size(); ++j) {
-      e.kink = e.kink || crossed(j, *cur, -1);
+      // Across a kink the value is of no use: stop before paying for the rest of the forward.
+      if (const double r = kink_ratio(j, *cur, -1); r >= 1) return {0.0, true, r};
       model_.layer(j).forward(*cur, scratch_[j], true);
       cur = &scratch_[j];
     }
@@ -192,7 +195,7 @@ class EndToEnd {
     Eval e;
     const Tensor<double>* cur = &in;
     for (std::size_t j = k; j < model_.size(); ++j) {
-      e.kink = e.kink || crossed(j, *cur, s);
+      if (const double r = kink_ratio(j, *cur, s); r >= 1) return {0.0, true, r};
       model_.layer(j).forward(*cur, single_[j], true);
       cur = &single_[j];
     }

@@ -127,27 +127,34 @@ LossConfig without_fault(LossConfig loss);
 struct Eval {
   double value = 0;
   bool kink = false;
+  double ratio = 0;  ///< on a kink: how many times too large the step was (max 2|Δ|/distance)
 };
 
 /// A central difference: the numeric derivative and its rounding estimate, or a kink.
 struct Central {
   double value = 0, rounding = 0, step = 0;
   bool kink = false;
+  double ratio = 0;  ///< see Eval
 };
 
 /// Kinks: a step that carries some later layer's input across a kink (a ReLU input through 0, a
 /// max-pool runner-up past the max) makes the difference quotient meaningless. In a big layer
-/// some element is nearly always close to its kink, so before giving up the step is shrunk
-/// (÷10, up to kKinkRetries times: rounding grows ∝ 1/h, which the budget reports); a
-/// coordinate still crossing at the smallest step is skipped and counted.
+/// some element is nearly always close to its kink, so before giving up the step is shrunk: an
+/// input moves in proportion to the step, so the step that just clears the nearest kink is the
+/// failed step divided by how far it overshot (Eval::ratio), halved for safety. Rounding grows
+/// ∝ 1/h, which the budget reports; below kMinStepFraction of the first step the coordinate is
+/// skipped and counted.
 inline constexpr int kKinkRetries = 3;
+inline constexpr double kMinStepFraction = 1e-4;
 template <typename F>
 Central avoiding_kinks(F&& central, double h) {
+  const double smallest = h * kMinStepFraction;
   Central r;
-  for (int attempt = 0; attempt <= kKinkRetries; ++attempt, h /= 10) {
+  for (int attempt = 0; attempt <= kKinkRetries && h >= smallest; ++attempt) {
     r = central(h);
     r.step = h;
     if (!r.kink) break;
+    h *= std::min(0.5, 0.5 / std::max(r.ratio, 1.0));
   }
   return r;
 }
@@ -181,6 +188,7 @@ void run_checks(TensorCheck& c, const GradcheckSettings& s, const Tensor<double>
         const Eval ev = eval(Index{0});
         e[side] = ev.value;
         r.kink = r.kink || ev.kink;
+        r.ratio = std::max(r.ratio, ev.ratio);
       }
       for (std::size_t i = 0; i < clean.size(); ++i) set(static_cast<Index>(i), clean[i]);
       r.value = (e[0] - e[1]) / (2 * step);
@@ -223,10 +231,17 @@ void run_checks(TensorCheck& c, const GradcheckSettings& s, const Tensor<double>
     const double saved = clean[static_cast<std::size_t>(i)];
     set(i, saved + step);
     const Eval up = eval(i);
+    if (up.kink) {
+      set(i, saved);
+      r.kink = true;
+      r.ratio = up.ratio;
+      return r;
+    }
     set(i, saved - step);
     const Eval down = eval(i);
     set(i, saved);
-    r.kink = up.kink || down.kink;
+    r.kink = down.kink;
+    r.ratio = down.ratio;
     r.value = (up.value - down.value) / ((saved + step) - (saved - step));
     r.rounding = kEps * (std::max(std::abs(up.value), std::abs(down.value)) + mag(i)) / step;
     return r;

@@ -4,6 +4,7 @@
 // has ∂E/∂x = the dx backward must assign and ∂E/∂θ = what backward must accumulate, so both are
 // compared with central differences of E. x is drawn away from the layer's kinks; coordinates
 // still within 2h of one are skipped and counted.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -83,12 +84,13 @@ std::vector<TensorCheck> gradcheck_isolated(Layer<double>& layer, const Gradchec
     // step moves any element that far is skipped too.
     auto eval = [&](Index i) {
       Eval e = energy(i);
-      if (c.mode == GradcheckMode::kDirectional) {
-        for (Index j = 0; j < x.size(); ++j)
-          if (2 * std::abs(x[j] - clean[static_cast<std::size_t>(j)]) >= distance[j]) e.kink = true;
-      } else {
-        e.kink = distance[i] <= 2 * step_for(clean[static_cast<std::size_t>(i)]);
+      const Index first = c.mode == GradcheckMode::kDirectional ? 0 : i;
+      const Index last = c.mode == GradcheckMode::kDirectional ? x.size() : i + 1;
+      for (Index j = first; j < last; ++j) {
+        const double delta = std::abs(x[j] - clean[static_cast<std::size_t>(j)]);
+        if (delta > 0) e.ratio = std::max(e.ratio, 2 * delta / distance[j]);
       }
+      e.kink = e.ratio >= 1;
       return e;
     };
     run_checks(c, settings, dx, clean, [&](Index i, double v) { x[i] = v; }, eval, mag, &distance);
