@@ -270,8 +270,9 @@ TEST(GradcheckSeed, NetTomlPasses) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(Gradcheck, CoordinatesWhoseStepCrossesAReluKinkAreSkippedAndCounted) {
-  // linear(2→3) → relu → linear(1); unit 0 of sample 0 sits 1e-9 from the kink, far inside the
-  // step of its weights (h ≈ 6e-6·|θ|), so their difference quotient straddles the kink.
+  // linear(2→3) → relu → linear(1); unit 0 of sample 0 sits 1e-13 from the kink, inside even
+  // the smallest step the checker shrinks to (1e-4 × 6e-6), so the difference quotients of its
+  // weights and bias would straddle the kink: skipped and counted, never compared.
   Net net;
   net.input = Shape{2};
   net.batch = 2;
@@ -281,7 +282,7 @@ TEST(Gradcheck, CoordinatesWhoseStepCrossesAReluKinkAreSkippedAndCounted) {
   net.build();
   Param<double>& b = net.model->layer(0).params()[1];
   const Param<double>& w = net.model->layer(0).params()[0];
-  b.value[0] = 1e-9 - (w.value[0] * net.inputs[0] + w.value[1] * net.inputs[1]);
+  b.value[0] = 1e-13 - (w.value[0] * net.inputs[0] + w.value[1] * net.inputs[1]);
   const GradcheckResult r = check(net, GradcheckMode::kExhaustive);
   EXPECT_EQ(r.mismatching(), 0) << describe(r);
   Index skipped = 0;
@@ -289,7 +290,10 @@ TEST(Gradcheck, CoordinatesWhoseStepCrossesAReluKinkAreSkippedAndCounted) {
   EXPECT_GT(skipped, 0) << describe(r);
   const auto fc1w = std::find_if(r.checks.begin(), r.checks.end(),
                                  [](const TensorCheck& c) { return c.tensor == "fc1.weight"; });
-  EXPECT_GE(fc1w->skipped_kinks, 2);  // w[0][0], w[0][1] move unit 0 of sample 0 across 0
+  EXPECT_EQ(fc1w->skipped_kinks, 2);  // w[0][0], w[0][1] move unit 0 of sample 0 across 0
+  const auto fc1b = std::find_if(r.checks.begin(), r.checks.end(),
+                                 [](const TensorCheck& c) { return c.tensor == "fc1.bias"; });
+  EXPECT_EQ(fc1b->skipped_kinks, 1);
 }
 
 TEST(Gradcheck, ATolerranceTooTightIsAToleranceProblemNotABug) {
