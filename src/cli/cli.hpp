@@ -44,5 +44,6 @@ Command make_inspect_command(CLI::App& app, GlobalOptions& global);
 Command make_train_command(CLI::App& app, GlobalOptions& global);
 Command make_probe_command(CLI::App& app, GlobalOptions& global);
 Command make_check_command(CLI::App& app, GlobalOptions& global);
+Command make_gradcheck_command(CLI::App& app, GlobalOptions& global);
 
 }  // namespace cnndiag::cli

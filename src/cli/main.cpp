@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   commands.push_back(make_train_command(app, global));
   commands.push_back(make_probe_command(app, global));
   commands.push_back(make_check_command(app, global));
+  commands.push_back(make_gradcheck_command(app, global));
 
   try {
     app.parse(argc, argv);
