@@ -186,7 +186,5 @@ ProbeResult probe_gradcheck(const Observation& o);
 
 nlohmann::json to_json(const TensorCheck& check);
 nlohmann::json to_json(const Hypothesis& hypothesis);
-/// {id, severity, layer, tensor, message, evidence, fix}
-nlohmann::json finding_to_json(const Finding& finding);
 
 }  // namespace cnndiag

@@ -11,6 +11,7 @@
 #include "cnndiag/config.hpp"
 #include "cnndiag/errors.hpp"
 #include "cnndiag/gradcheck.hpp"
+#include "cnndiag/report.hpp"
 #include "table.hpp"
 
 namespace cnndiag::cli {
@@ -198,7 +199,7 @@ int run_gradcheck(const GradcheckArgs& args, const GlobalOptions& global) {
     json checks = json::array(), hypotheses = json::array(), found = json::array();
     for (const TensorCheck& c : result.checks) checks.push_back(to_json(c));
     for (const Hypothesis& h : result.hypotheses) hypotheses.push_back(to_json(h));
-    for (const Finding& f : findings) found.push_back(finding_to_json(f));
+    for (const Finding& f : findings) found.push_back(to_json(f));
     // Keys in the documented order (schema first), not nlohmann's default alphabetical one.
     const nlohmann::ordered_json report = {
         {"schema", "cnndiag.report/1"},

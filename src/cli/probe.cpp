@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "cnndiag/checkpoint.hpp"
 #include "cnndiag/errors.hpp"
+#include "cnndiag/import.hpp"
 #include "cnndiag/probes/run.hpp"
 #include "report_text.hpp"
 
@@ -19,6 +20,8 @@ namespace {
 
 struct ProbeArgs {
   std::vector<std::string> targets;
+  std::string config;
+  std::string weights;
   std::string probe_set;
   std::string format = "text";
   std::string output;
@@ -94,12 +97,31 @@ int run_probe(const ProbeArgs& args, const GlobalOptions& global) {
   options.only = args.only;
   options.thresholds = parse_thresholds(args.thresholds);
   options.probe_set = parse_probe_set(args.probe_set);
-  const auto paths = expand_targets(args.targets);
   Report report;
+  if (!args.weights.empty() || !args.config.empty()) {
+    // Weights trained elsewhere, mapped through the config's [import.params], probed on the
+    // config's own data.
+    if (args.weights.empty() || args.config.empty())
+      throw UsageError("--config and --weights go together: the config says what the network is "
+                       "and how the file's variables map onto it ([import.params])");
+    if (!args.targets.empty())
+      throw UsageError("give either checkpoints or --config with --weights, not both");
+    const Config config = load_config(args.config);
+    Observation o = observe_params(config, load_imported_params(config, args.weights),
+                                   args.weights, options.probe_set);
+    report = probe_report(o, options);
+    report.inputs = {args.config, args.weights};
+    report.extra["iteration"] = nullptr;  // weights from elsewhere: no training history here
+  } else if (args.targets.empty()) {
+    throw UsageError("nothing to probe: give a checkpoint, a folder of checkpoints, or --config "
+                     "with --weights");
+  }
+  const auto paths = report.inputs.empty() ? expand_targets(args.targets)
+                                           : std::vector<std::filesystem::path>{};
   if (paths.size() == 1) {
     Observation o = observe_checkpoint(paths.front(), options.probe_set);
     report = probe_report(o, options);
-  } else {
+  } else if (paths.size() > 1) {
     const bool tty = stderr_is_tty() && !global.quiet;
     report = probe_series(paths, options, [&](std::size_t i, std::size_t n) {
       if (tty) std::fprintf(stderr, "\rprobing checkpoint %zu/%zu", i + 1, n);
@@ -136,13 +158,19 @@ Command make_probe_command(CLI::App& app, GlobalOptions& global) {
       "poor init, targets that carry no signal, a loss curve that stalls or diverges. It ends in\n"
       "a verdict with evidence and a fix.\n\n"
       "TARGET is a checkpoint, several checkpoints, or a folder of them: with more than one it\n"
-      "also prints the time x layer map of rho and when each layer first collapsed.\n\n"
+      "also prints the time x layer map of rho and when each layer first collapsed. Weights\n"
+      "trained elsewhere (MATLAB, PyTorch via h5py): --config net.toml --weights w.mat, with\n"
+      "the variables mapped in the config's [import.params].\n\n"
       "Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 bad input.\n\n"
       "Examples:\n"
       "  cnndiag probe data/examples/seed/runs/net/ckpt-00010000.h5\n"
       "  cnndiag probe data/examples/seed/runs/net --format json --output report.json\n"
       "  cnndiag probe runs/x/ckpt-00000300.h5 --fail-on error --junit probe.xml   # in CI");
-  sub->add_option("target", args->targets, "Checkpoint(s) or a folder of checkpoints")->required();
+  sub->add_option("target", args->targets, "Checkpoint(s) or a folder of checkpoints");
+  sub->add_option("--config", args->config,
+                  "With --weights: the network, its data and the [import] mapping");
+  sub->add_option("--weights", args->weights,
+                  "Weights trained elsewhere (MATLAB .mat or HDF5), mapped by [import.params]");
   sub->add_option("--probe-set", args->probe_set, "Only these samples of the probe batch, e.g. 0-7,12");
   sub->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   sub->add_option("-o,--output", args->output, "Write the report here instead of stdout");
@@ -152,7 +180,7 @@ Command make_probe_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::IsMember({"error", "warning", "info", "never"}));
   sub->add_option("--only", args->only,
                   "Run only these probes (collapse, weight_decay, gradient_flow, units, init, "
-                  "targets, loss_curve)");
+                  "targets, loss_curve, gradcheck)");
   sub->add_option("--threshold", args->thresholds,
                   "Override a [probe] threshold, e.g. --threshold collapse_identical_rho=1e-6");
   add_global_options(*sub, global);

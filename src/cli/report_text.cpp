@@ -66,7 +66,7 @@ std::string render_probe_text(const Report& r, bool color, bool all) {
   char head[256];
   std::snprintf(head, sizeof head, "Probe %s  (iteration %s, %s samples, loss %s)\n",
                 r.inputs.empty() ? "" : r.inputs.back().c_str(),
-                x.contains("iteration") ? x["iteration"].dump().c_str() : "?",
+                x.contains("iteration") && !x["iteration"].is_null() ? x["iteration"].dump().c_str() : "-",
                 x.contains("samples") ? x["samples"].dump().c_str() : "?",
                 x.contains("loss") ? format_number(x["loss"].get<double>()).c_str() : "?");
   out += paint(head, "bold", color);

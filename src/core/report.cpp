@@ -183,9 +183,13 @@ Verdict make_verdict(const std::vector<Finding>& findings) {
 }
 
 nlohmann::json to_json(const Finding& f) {
-  return {{"id", f.id},       {"severity", std::string(to_string(f.severity))},
-          {"layer", f.layer}, {"tensor", f.tensor},
-          {"message", f.message}, {"evidence", f.evidence},
+  // An absent layer or tensor is null, not "": model-wide findings have neither.
+  return {{"id", f.id},
+          {"severity", std::string(to_string(f.severity))},
+          {"layer", f.layer.empty() ? nlohmann::json() : nlohmann::json(f.layer)},
+          {"tensor", f.tensor.empty() ? nlohmann::json() : nlohmann::json(f.tensor)},
+          {"message", f.message},
+          {"evidence", f.evidence},
           {"fix", f.fix}};
 }
 
@@ -193,8 +197,8 @@ Finding finding_from_json(const nlohmann::json& j) {
   Finding f;
   f.id = j.at("id").get<std::string>();
   f.severity = parse_severity(j.at("severity").get<std::string>());
-  f.layer = j.value("layer", "");
-  f.tensor = j.value("tensor", "");
+  f.layer = j.contains("layer") && j["layer"].is_string() ? j["layer"].get<std::string>() : "";
+  f.tensor = j.contains("tensor") && j["tensor"].is_string() ? j["tensor"].get<std::string>() : "";
   f.message = j.value("message", "");
   f.evidence = j.value("evidence", nlohmann::json::object());
   f.fix = j.value("fix", "");

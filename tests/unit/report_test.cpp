@@ -149,5 +149,87 @@ TEST(Baseline, ToleranceParsing) {
   EXPECT_THROW(parse_tolerance("rho=-1"), UsageError);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The documented schema (README "Reports"), checked on a real report: train the seed a little,
+// probe a checkpoint and a folder, and check every documented field and its JSON type.
+// ---------------------------------------------------------------------------------------------
+}  // namespace
+}  // namespace cnndiag
+
+#include "cnndiag/config.hpp"
+#include "cnndiag/probes/run.hpp"
+#include "cnndiag/trainer.hpp"
+#include "support/test_util.hpp"
+
+namespace cnndiag {
+namespace {
+
+void expect_type(const nlohmann::json& j, const char* key, bool (nlohmann::json::*is)() const,
+                 bool nullable = false) {
+  ASSERT_TRUE(j.contains(key)) << "missing field " << key << " in " << j.dump().substr(0, 200);
+  EXPECT_TRUE((j[key].*is)() || (nullable && j[key].is_null())) << key << " = " << j[key].dump();
+}
+
+void validate_report(const nlohmann::json& j) {
+  expect_type(j, "schema", &nlohmann::json::is_string);
+  EXPECT_EQ(j["schema"], "cnndiag.report/1");
+  expect_type(j, "tool", &nlohmann::json::is_object);
+  expect_type(j["tool"], "name", &nlohmann::json::is_string);
+  expect_type(j["tool"], "version", &nlohmann::json::is_string);
+  expect_type(j, "command", &nlohmann::json::is_string);
+  expect_type(j, "inputs", &nlohmann::json::is_array);
+  expect_type(j, "layers", &nlohmann::json::is_array);
+  for (const auto& row : j["layers"]) {
+    expect_type(row, "name", &nlohmann::json::is_string);
+    expect_type(row, "type", &nlohmann::json::is_string);
+    expect_type(row, "output_shape", &nlohmann::json::is_array);
+    for (const char* key : {"rho", "effective_rank", "dead_fraction", "saturated_fraction",
+                            "weight_norm", "grad_norm", "decay_dominance"})
+      expect_type(row, key, &nlohmann::json::is_number, true);
+  }
+  expect_type(j, "findings", &nlohmann::json::is_array);
+  for (const auto& f : j["findings"]) {
+    expect_type(f, "id", &nlohmann::json::is_string);
+    expect_type(f, "severity", &nlohmann::json::is_string);
+    EXPECT_TRUE(f["severity"] == "error" || f["severity"] == "warning" || f["severity"] == "info");
+    expect_type(f, "layer", &nlohmann::json::is_string, true);
+    expect_type(f, "tensor", &nlohmann::json::is_string, true);
+    expect_type(f, "message", &nlohmann::json::is_string);
+    expect_type(f, "evidence", &nlohmann::json::is_object);
+    expect_type(f, "fix", &nlohmann::json::is_string);
+  }
+  expect_type(j, "verdict", &nlohmann::json::is_object);
+  expect_type(j["verdict"], "collapsed", &nlohmann::json::is_boolean);
+  expect_type(j["verdict"], "first_collapsed_layer", &nlohmann::json::is_string, true);
+  expect_type(j["verdict"], "causes", &nlohmann::json::is_array);
+  expect_type(j["verdict"], "fixes", &nlohmann::json::is_array);
+  expect_type(j["verdict"], "summary", &nlohmann::json::is_string);
+  expect_type(j, "exit_code", &nlohmann::json::is_number_integer);
+}
+
+TEST(ReportSchema, RealProbeReportsHaveEveryDocumentedField) {
+  Config config = load_config(test::source_dir() / "data/examples/seed/net.toml");
+  TrainOptions options;
+  options.iterations = 60;
+  options.out_dir = test::scratch_dir("report_schema");
+  const TrainResult run = train(config, options);
+  Observation o = observe_checkpoint(run.checkpoints.back());
+  const nlohmann::json single = to_json(probe_report(o, {}));
+  validate_report(single);
+  EXPECT_TRUE(single["verdict"]["collapsed"].get<bool>());  // by iteration 60 it has collapsed
+
+  const nlohmann::json series = to_json(probe_series(run.checkpoints, {}));
+  validate_report(series);
+  ASSERT_TRUE(series.contains("time_map"));
+  const auto& tm = series["time_map"];
+  EXPECT_EQ(tm["iterations"].size(), run.checkpoints.size());
+  for (const char* key : {"iterations", "input", "layer_order", "collapse_order"})
+    EXPECT_TRUE(tm[key].is_array()) << key;
+  EXPECT_TRUE(tm["layers"].is_object());
+  EXPECT_TRUE(tm["first_collapse"].is_object());
+  // The sigmoid's output is constant before the conv's (the tiny init, then the decay).
+  EXPECT_LT(tm["first_collapse"]["sig1"].get<int>(), tm["first_collapse"]["conv1"].get<int>());
+}
+
 }  // namespace
 }  // namespace cnndiag

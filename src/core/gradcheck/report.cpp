@@ -224,16 +224,6 @@ json to_json(const Hypothesis& h) {
           {"complete", h.complete}};
 }
 
-json finding_to_json(const Finding& f) {
-  return {{"id", f.id},
-          {"severity", to_string(f.severity)},
-          {"layer", f.layer.empty() ? json() : json(f.layer)},
-          {"tensor", f.tensor.empty() ? json() : json(f.tensor)},
-          {"message", f.message},
-          {"evidence", f.evidence},
-          {"fix", f.fix}};
-}
-
 ProbeResult probe_gradcheck(const Observation& o) {
   GradcheckSettings base;
   base.mode = GradcheckMode::kSampled;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cnndiag/errors.hpp"
+#include "cnndiag/gradcheck.hpp"
 #include "cnndiag/probes/probes.hpp"
 
 namespace cnndiag {
@@ -22,7 +23,7 @@ const std::vector<ProbeEntry>& registry() {
       {"collapse", probe_collapse},       {"weight_decay", probe_weight_decay},
       {"gradient_flow", probe_gradient_flow}, {"units", probe_units},
       {"init", probe_init},               {"targets", probe_targets},
-      {"loss_curve", probe_loss_curve},
+      {"loss_curve", probe_loss_curve},   {"gradcheck", probe_gradcheck},
   };
   return probes;
 }

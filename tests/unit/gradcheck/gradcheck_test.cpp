@@ -10,6 +10,7 @@
 #include "cnndiag/config.hpp"
 #include "cnndiag/faults.hpp"
 #include "cnndiag/gradcheck.hpp"
+#include "cnndiag/report.hpp"
 #include "gradcheck/internal.hpp"
 #include "support/test_util.hpp"
 #include "unit/gradcheck/nets.hpp"
@@ -368,7 +369,7 @@ TEST(Gradcheck, JsonCarriesEveryDocumentedField) {
                           "max_rel_error", "scale", "complete"})
     EXPECT_TRUE(h.contains(key)) << key;
   EXPECT_EQ(h["fault"], "sigmoid_derivative_on_wrong_tensor");
-  const nlohmann::json f = finding_to_json(gradcheck_findings(r).front());
+  const nlohmann::json f = to_json(gradcheck_findings(r).front());
   for (const char* key : {"id", "severity", "layer", "tensor", "message", "evidence", "fix"})
     EXPECT_TRUE(f.contains(key)) << key;
   EXPECT_EQ(f["severity"], "error");
