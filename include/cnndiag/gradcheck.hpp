@@ -19,6 +19,26 @@
 /// from. A coordinate that fails the tolerance by less than kBudgetFactor × its budget is a
 /// tolerance problem (status "tolerance", a warning), not a bug (status "mismatch", an error).
 ///
+/// Chain-rule reference (end to end only). When a tensor's direct difference is inconclusive —
+/// ‖a‖∞ and ‖n‖∞ both within atol + kBudgetFactor × its error budget, as for the tiny gradients of
+/// weights that weight decay has driven to ~1e-20 — the loss's rounding (ε·|E|/h ≈ 3e-12) hides
+/// them and atol passes anything. Then the reference is built by the chain rule from numerically
+/// resolved factors: ∂E/∂y of the last layer by central differences of E (per coordinate), then,
+/// layer by layer, ∂E/∂y_{k−1} = J_kᵀ·∂E/∂y_k and ∂E/∂P = J_Pᵀ·∂E/∂y_k, each Jᵀg taken by central
+/// differences of Σ layer_k(x; P) ⊙ g through layer k ALONE. Rounding there is relative to
+/// |layer output ⊙ g|, not to |E|, and the step is chosen per stage by a scan (doubling from
+/// ε^(1/3)·max|θ| while the estimated error, truncation + rounding, keeps falling): layers affine
+/// in what is perturbed (linear, conv in weights, bias, input) have no truncation, so the step grows
+/// until the perturbation is resolved. Each reference coordinate carries a budget: rounding +
+/// truncation of its stage + the previous stage's budget propagated through Jᵀ (estimated in the
+/// same forwards with a random-sign vector). The comparison is relative to the tensor's scale:
+/// pass when |a_i − r_i| ≤ rtol·‖r‖∞ (atol, a floor meant for O(1) gradients, is replaced by ‖r‖∞);
+/// a miss within kBudgetFactor × budget is "tolerance"; a reference within its own budget of 0
+/// (with a also within it) is "unresolved" (neither pass nor mismatch). The chain is composed only
+/// through layers without kinks that do not mix samples and whose outputs have at most
+/// kChainMaxCoordinates elements; otherwise the direct reference is kept (compared relatively when
+/// it is resolved, "unresolved" when not).
+///
 /// Speed. One Model<double> and its buffers are reused; a perturbed forward starts at the
 /// perturbed layer from cached activations of the earlier ones; a perturbed layer output of one
 /// sample is run forward alone when no later layer mixes samples (batchnorm in training does).
@@ -50,6 +70,8 @@ GradcheckMode parse_gradcheck_mode(std::string_view text);
 /// A failing coordinate whose error is below kBudgetFactor × its estimated FD error is a
 /// tolerance problem, not a bug.
 inline constexpr double kBudgetFactor = 10.0;
+/// The chain-rule reference composes ∂E/∂y of a layer output only up to this many elements.
+inline constexpr Index kChainMaxCoordinates = 65536;
 
 struct GradcheckSettings {
   GradcheckMode mode = GradcheckMode::kAuto;
@@ -75,6 +97,7 @@ enum class CheckStatus {
   kPass,       ///< every checked coordinate within atol + rtol·|n|
   kTolerance,  ///< some fail, but each within kBudgetFactor × its FD error budget
   kMismatch,   ///< some fail by more than FD error can explain: a wrong gradient
+  kUnresolved,  ///< the reference is within its own error budget of 0: no verdict either way
 };
 std::string_view to_string(CheckStatus status);
 
@@ -87,6 +110,9 @@ struct TensorCheck {
   /// loss for the last layer's output.
   std::string computed_by;
   std::string scope;    ///< "end_to_end" | "isolated" | "against"
+  /// "direct": finite differences of E (or, isolated, of Σ y ⊙ dy); "chain": the chain-rule
+  /// reference (header comment), used when the direct one is inconclusive; "import" (against).
+  std::string reference = "direct";
   GradcheckMode mode = GradcheckMode::kExhaustive;  ///< as run (auto resolved)
   Index size = 0;           ///< elements in the tensor
   Index checked = 0;        ///< coordinates (or directions) compared
@@ -102,6 +128,7 @@ struct TensorCheck {
   /// ‖a − s·n‖ (1 when they agree; N for a gradient summed instead of averaged).
   double cosine = 1, scale = 1;
   double analytic_norm = 0, reference_norm = 0;
+  double analytic_max = 0, reference_max = 0;  ///< ‖·‖∞ over the compared values
   CheckStatus status = CheckStatus::kPass;
 
   double budget() const { return truncation + rounding; }
@@ -141,6 +168,7 @@ struct GradcheckResult {
 
   Index mismatching() const;   ///< checks with status kMismatch
   Index tolerance_only() const;  ///< checks with status kTolerance
+  Index unresolved() const;      ///< checks with status kUnresolved
 };
 
 /// End to end through the loss on `model`'s current params and `batch` (training-mode forward,
@@ -178,7 +206,8 @@ std::vector<TensorCheck> gradcheck_isolated(Layer<double>& layer, const Gradchec
 
 /// Findings for a result: `gradcheck.mismatch` (error) per mismatching tensor, with the top
 /// hypothesis in evidence and fix; `gradcheck.tolerance` (warning) per tensor that fails only
-/// within its error budget.
+/// within its error budget; `gradcheck.unresolved` (warning) per tensor whose reference is within
+/// its own error budget of 0 (a check that cannot tell right from wrong).
 std::vector<Finding> gradcheck_findings(const GradcheckResult& result);
 
 /// For `cnndiag probe`: the sampled end-to-end check on the observation's model and batch.

@@ -64,14 +64,18 @@ Verdict make_verdict(const GradcheckResult& r) {
   Verdict v;
   const Index bad = r.mismatching();
   const Index loose = r.tolerance_only();
+  const Index open = r.unresolved();
   v.passed = bad == 0;
   const Hypothesis* top = !r.hypotheses.empty() && r.hypotheses.front().fault != "unexplained"
                               ? &r.hypotheses.front()
                               : nullptr;
   if (bad == 0) {
-    v.line = "PASS: all " + std::to_string(r.checks.size()) + " gradients match" +
-             (loose ? " (" + std::to_string(loose) + " only within the finite-difference error budget)"
-                    : std::string());
+    v.line = open ? "PASS: " + std::to_string(r.checks.size() - static_cast<std::size_t>(open)) +
+                        " of " + std::to_string(r.checks.size()) + " gradients match, " +
+                        std::to_string(open) + " unresolved"
+                  : "PASS: all " + std::to_string(r.checks.size()) + " gradients match";
+    if (loose)
+      v.line += " (" + std::to_string(loose) + " only within the finite-difference error budget)";
   } else {
     v.line = "FAIL: " + std::to_string(bad) + " of " + std::to_string(r.checks.size()) +
              " gradients are wrong";
@@ -84,6 +88,7 @@ Verdict make_verdict(const GradcheckResult& r) {
             {"checked_tensors", r.checks.size()},
             {"mismatching", bad},
             {"tolerance_only", loose},
+            {"unresolved", open},
             {"first_wrong", r.localisation.found
                                 ? json{{"tensor", r.localisation.tensor},
                                        {"computed_by", r.localisation.layer}}
@@ -104,20 +109,21 @@ std::string render_text(const GradcheckResult& r, const std::vector<Finding>& fi
   const bool against = !r.checks.empty() && r.checks.front().scope == "against";
   Table table(against ? std::vector<std::string>{"tensor", "computed by", "max abs err", "rel err",
                                                  "cosine", "scale", "status"}
-                      : std::vector<std::string>{"tensor", "scope", "mode", "checked", "kinks",
+                      : std::vector<std::string>{"tensor", "scope", "ref", "mode", "checked", "kinks",
                                                  "max abs err", "max rel err", "budget", "status"});
   for (const TensorCheck& c : r.checks) {
     const std::string status = std::string(to_string(c.status));
     const std::string shown =
         c.status == CheckStatus::kMismatch ? paint("MISMATCH", "red", color)
         : c.status == CheckStatus::kTolerance ? paint("tolerance", "yellow", color)
+        : c.status == CheckStatus::kUnresolved ? paint("unresolved", "yellow", color)
                                               : paint("pass", "green", color);
     if (against)
       table.add({c.tensor, c.computed_by, format_number(c.max_abs_error),
                  format_number(c.max_rel_error), format_number(c.cosine), format_number(c.scale),
                  shown});
     else
-      table.add({c.tensor, scope_label(c.scope), std::string(to_string(c.mode)),
+      table.add({c.tensor, scope_label(c.scope), c.reference, std::string(to_string(c.mode)),
                  std::to_string(c.checked) + "/" + std::to_string(c.size),
                  std::to_string(c.skipped_kinks), format_number(c.max_abs_error),
                  format_number(c.max_rel_error), format_number(c.budget()), shown});

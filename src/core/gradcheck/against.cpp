@@ -78,6 +78,9 @@ GradcheckResult gradcheck_against(const Config& config, const std::filesystem::p
                                                                 : model.layer(ref.layer + 1).name())
                                : c.layer;
     c.scope = "against";
+    c.reference = "import";
+    c.analytic_max = d.max_abs_u;
+    c.reference_max = d.max_ref;
     c.mode = GradcheckMode::kExhaustive;
     c.size = c.checked = u.size();
     c.mismatches = d.coordinates_off;

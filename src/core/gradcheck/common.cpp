@@ -29,6 +29,7 @@ std::string_view to_string(CheckStatus status) {
     case CheckStatus::kPass: return "pass";
     case CheckStatus::kTolerance: return "tolerance";
     case CheckStatus::kMismatch: return "mismatch";
+    case CheckStatus::kUnresolved: return "unresolved";
   }
   return "pass";
 }
@@ -53,6 +54,11 @@ Index GradcheckResult::mismatching() const {
 Index GradcheckResult::tolerance_only() const {
   return std::count_if(checks.begin(), checks.end(),
                        [](const TensorCheck& c) { return c.status == CheckStatus::kTolerance; });
+}
+
+Index GradcheckResult::unresolved() const {
+  return std::count_if(checks.begin(), checks.end(),
+                       [](const TensorCheck& c) { return c.status == CheckStatus::kUnresolved; });
 }
 
 namespace gradcheck_detail {
@@ -91,6 +97,8 @@ void Accumulator::add(const Sample& s) {
   aa_ += s.analytic * s.analytic;
   nn_ += s.numeric * s.numeric;
   an_ += s.analytic * s.numeric;
+  check_.analytic_max = std::max(check_.analytic_max, std::abs(s.analytic));
+  check_.reference_max = std::max(check_.reference_max, std::abs(s.numeric));
   const bool fail = !(err <= s.allowed);
   if (fail) {
     ++check_.mismatches;
@@ -164,6 +172,7 @@ TensorDiff compare_tensors(const Tensor<double>& u, const Tensor<double>& r, dou
     d.max_abs = std::max(d.max_abs, std::abs(a - b));
     if (std::isnan(a - b)) d.max_abs = std::numeric_limits<double>::quiet_NaN();
     d.max_ref = std::max(d.max_ref, std::abs(b));
+    d.max_abs_u = std::max(d.max_abs_u, std::abs(a));
     uu += a * a;
     rr += b * b;
     ur += a * b;

@@ -69,7 +69,7 @@ class Accumulator {
 /// Tensor-level comparison of two full gradients (against mode, hypotheses): pass when
 /// max|u − r| ≤ atol + rtol·max|r|.
 struct TensorDiff {
-  double max_abs = 0, max_ref = 0, rel = 0, cosine = 1, scale = 1;
+  double max_abs = 0, max_ref = 0, max_abs_u = 0, rel = 0, cosine = 1, scale = 1;
   Index coordinates_off = 0;
   double norm_u = 0, norm_r = 0;
   bool pass = true;
@@ -266,6 +266,86 @@ void run_checks(TensorCheck& c, const GradcheckSettings& s, const Tensor<double>
     acc.set_truncation(f.index, std::abs(twice.value - f.numeric) / 3);
   }
   acc.finish();
+}
+
+/// A numeric reference for a whole tensor (or for listed coordinates): values and, per value, an
+/// error budget.
+struct NumericTensor {
+  std::vector<double> value, budget;
+  double max_budget() const;
+};
+
+/// Layer-local central differences for the chain-rule reference (gradcheck.hpp): with layer L's
+/// clean input x and a reference g ≈ ∂E/∂y_L, numeric Jᵀg for L's parameters or its input, from
+/// central differences of φ(t) = Σ L(x; θ + t·u) ⊙ g through L alone (long double sums). The
+/// step comes from choose_step. The budget of each value: rounding ε·Σ|y ⊙ g|/h, the scan's
+/// truncation estimate, and g's budget propagated through Jᵀ — the same differences taken of
+/// Σ y ⊙ (b ⊙ s), s a random sign vector, and of Σ y ⊙ b, in the same forwards (the larger).
+class LocalChain {
+ public:
+  /// `name` seeds the scan directions and the sign vector; the layer is left as it was.
+  LocalChain(Layer<double>& layer, const Tensor<double>& x, const NumericTensor& g,
+             const std::string& name, std::uint64_t seed);
+  /// ∂E/∂p at `coords` (flat indices of p), one value and budget per listed coordinate.
+  NumericTensor param(Param<double>& p, const std::vector<Index>& coords);
+  /// vᵀ∂E/∂p along each direction in `dirs` (over p's elements).
+  NumericTensor param_directions(Param<double>& p, const std::vector<std::vector<double>>& dirs);
+  /// ∂E/∂x over every element of x, one sample at a time (the layer must not mix samples).
+  NumericTensor input();
+
+ private:
+  struct Sum {
+    long double value = 0, magnitude = 0, error = 0, systematic = 0;
+  };
+  Sum sum(const Tensor<double>& y, Index sample) const;
+  Layer<double>& layer_;
+  Tensor<double> x_, y_, one_x_, one_y_;
+  std::vector<double> g_, s_, b_;  ///< g, b ⊙ (random signs), and b
+  std::string name_;
+  std::uint64_t seed_;
+};
+
+/// The step scan of the chain-rule reference: central differences of φ along one direction at
+/// h = h0·2^k, k = 0, 1, …; the error of D(h_k) is estimated as |D(h_{k+1}) − D(h_k)|/3
+/// (truncation: the central difference errs ∝ h²) plus rounding ε·max|Σ|y ⊙ g||/h_k. Returns the
+/// step of least estimated error and its truncation estimate; the scan stops once the error is
+/// below kScanTarget·|D|, after kScanPatience doublings without halving the best error, or at
+/// kScanMaxDoublings. φ(t) returns (Σ y ⊙ g, Σ|y ⊙ g|).
+inline constexpr double kScanTarget = 1e-9;
+inline constexpr int kScanPatience = 6;
+inline constexpr int kScanMaxDoublings = 110;
+struct StepChoice {
+  double step = 0, truncation = 0;
+};
+template <typename Phi>
+StepChoice choose_step(Phi&& phi, double h0) {
+  StepChoice best{h0, 0};
+  double best_error = std::numeric_limits<double>::infinity();
+  double d_prev = 0, r_prev = 0, h_prev = 0;
+  int since = 0;
+  for (int k = 0; k <= kScanMaxDoublings; ++k) {
+    const double h = std::ldexp(h0, k);
+    const auto [up, up_mag] = phi(h);
+    const auto [down, down_mag] = phi(-h);
+    const double d = (up - down) / (2 * h);
+    const double r = kEps * std::max(up_mag, down_mag) / h;
+    if (!std::isfinite(d) || !std::isfinite(r)) break;
+    if (k > 0) {
+      const double truncation = std::abs(d - d_prev) / 3;
+      const double error = truncation + r_prev;
+      if (error < 0.75 * best_error) since = 0;  // rounding alone halves per doubling
+      else ++since;
+      if (error < best_error) {
+        best_error = error;
+        best = {h_prev, truncation};
+      }
+      if (error <= kScanTarget * std::abs(d_prev) || since >= kScanPatience) break;
+    }
+    d_prev = d;
+    r_prev = r;
+    h_prev = h;
+  }
+  return best;
 }
 
 }  // namespace cnndiag::gradcheck_detail

@@ -141,6 +141,18 @@ std::vector<Finding> gradcheck_findings(const GradcheckResult& result) {
                   {"cosine", c.cosine},
                   {"scale", c.scale},
                   {"computed_by", c.computed_by}};
+    if (c.status == CheckStatus::kUnresolved) {
+      f.id = "gradcheck.unresolved";
+      f.severity = Severity::kWarning;
+      f.message = c.tensor + ": neither finite differences of the loss nor the chain-rule " +
+                  "reference resolve this gradient (reference max " + num(c.reference_max) +
+                  ", analytic max " + num(c.analytic_max) + ", error budget " + num(c.budget()) +
+                  "): the check cannot tell a right gradient from a wrong one here";
+      f.fix = "check at parameters where this gradient is larger (an earlier checkpoint, or the "
+              "config's init), or with --isolated for the layer alone";
+      findings.push_back(std::move(f));
+      continue;
+    }
     if (c.status == CheckStatus::kTolerance) {
       f.id = "gradcheck.tolerance";
       f.severity = Severity::kWarning;
@@ -154,8 +166,9 @@ std::vector<Finding> gradcheck_findings(const GradcheckResult& result) {
     }
     f.id = "gradcheck.mismatch";
     f.severity = Severity::kError;
-    const std::string against = c.scope == "against" ? "cnndiag's reference gradient"
-                                                     : "finite differences";
+    const std::string against = c.scope == "against"    ? "cnndiag's reference gradient"
+                               : c.reference == "chain" ? "the chain-rule reference"
+                                                        : "finite differences";
     f.message = c.tensor + ": the gradient (computed by " +
                 (c.computed_by == "loss" ? std::string("the loss") : c.computed_by) +
                 ") differs from " + against + ": " +
@@ -196,6 +209,7 @@ json to_json(const TensorCheck& c) {
           {"layer", c.layer},
           {"computed_by", c.computed_by},
           {"scope", c.scope},
+          {"reference", c.reference},
           {"mode", to_string(c.mode)},
           {"size", c.size},
           {"checked", c.checked},
@@ -209,6 +223,8 @@ json to_json(const TensorCheck& c) {
           {"scale", c.scale},
           {"analytic_norm", c.analytic_norm},
           {"reference_norm", c.reference_norm},
+          {"analytic_max", c.analytic_max},
+          {"reference_max", c.reference_max},
           {"status", to_string(c.status)}};
 }
 
