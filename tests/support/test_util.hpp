@@ -6,7 +6,8 @@
 
 namespace cnndiag::test {
 
-/// A fresh, empty folder under the build's test scratch space, named after the running test.
+/// A fresh, empty folder under the build's test scratch space: `name` plus the process id, so
+/// tests that ctest runs in parallel never share one.
 std::filesystem::path scratch_dir(const std::string& name);
 
 /// Writes text to a file (creating folders) and returns its path.
