@@ -6,6 +6,7 @@
 #include "cnndiag/errors.hpp"
 #include "cnndiag/parallel.hpp"
 #include "layers/eigen_maps.hpp"
+#include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
 
 namespace cnndiag {
@@ -129,6 +130,12 @@ void Conv2d<T>::ensure_scratch(int chunks) {
   const auto partial = static_cast<std::size_t>(options_.out_channels * (patch_size() + 1));
   cols_.resize(cols * static_cast<std::size_t>(chunks));
   dcols_.resize(cols * static_cast<std::size_t>(chunks));
+  // The three products of forward and backward (see there): y_n, dW and dcols_n.
+  const Index OC = options_.out_channels, K = patch_size(), P = geometry_.out_plane();
+  gemm_workspace_ = std::max({detail::gemm_workspace_size<T>(OC, P, K),
+                              detail::gemm_workspace_size<T>(OC, K, P),
+                              detail::gemm_workspace_size<T>(K, P, OC)});
+  gemm_scratch_.resize(static_cast<std::size_t>(gemm_workspace_ * chunks));
   partial_grads_.resize(partial * static_cast<std::size_t>(chunks - 1));
   scratch_chunks_ = chunks;
 }
@@ -147,18 +154,19 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   const WindowGeometry& g = geometry_;
   const Index N = x.dim(0), OC = options_.out_channels, K = patch_size(), P = g.out_plane();
   ensure_scratch(parallel_chunks(0, N, min_samples_per_chunk_));
-  const detail::ConstMatrixMap<T> Wm(params_[0].value.data(), OC, K);
+  const T* weight = params_[0].value.data();
   const T* bias = options_.bias ? params_[1].value.data() : nullptr;
   parallel_for(
       0, N,
       [&](Index begin, Index end, int chunk) {
         T* cols = cols_.data() + chunk * K * P;
-        const detail::ConstMatrixMap<T> cols_n(cols, K, P);
+        T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
         for (Index n = begin; n < end; ++n) {
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
-          detail::MatrixMap<T> y_n(y.data() + n * OC * P, OC, P);
-          detail::gemm_tiled(y_n, Wm, cols_n, false);
-          if (bias != nullptr) y_n.colwise() += detail::ConstVectorMap<T>(bias, OC);
+          T* y_n = y.data() + n * OC * P;
+          detail::gemm<T>(OC, P, K, {weight, K, 1}, {cols, P, 1}, y_n, P, false, scratch);
+          if (bias != nullptr)
+            detail::MatrixMap<T>(y_n, OC, P).colwise() += detail::ConstVectorMap<T>(bias, OC);
         }
       },
       min_samples_per_chunk_);
@@ -201,7 +209,6 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
     }
     weight_for_dx = rotated_weight_.data();
   }
-  const detail::ConstMatrixMap<T> Wdx(weight_for_dx, OC, K);
 
   const Index partial_size = OC * (K + 1);
   std::fill(partial_grads_.begin(),
@@ -214,19 +221,22 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
         T* dweight = chunk == 0 ? params_[0].grad.data()
                                 : partial_grads_.data() + (chunk - 1) * partial_size;
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
-        detail::MatrixMap<T> dW(dweight, OC, K);
         T* cols = cols_.data() + chunk * K * P;
         T* dcols = dcols_.data() + chunk * K * P;
-        const detail::ConstMatrixMap<T> cols_n(cols, K, P);
-        detail::MatrixMap<T> dcols_n(dcols, K, P);
+        T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
         for (Index n = begin; n < end; ++n) {
-          const detail::ConstMatrixMap<T> dy_n(dy.data() + n * OC * P, OC, P);
+          const T* dy_n = dy.data() + n * OC * P;
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
-          detail::gemm_tiled(dW, dy_n, cols_n.transpose(), true);
+          // dW (OC, K) += dy_n (OC, P) · cols_nᵀ (P, K): cols_nᵀ is cols read with swapped strides.
+          detail::gemm<T>(OC, K, P, {dy_n, P, 1}, {cols, 1, P}, dweight, K, true,
+                          scratch);
           if (has_bias && (!bias_first_sample_only || n == 0))
-            detail::VectorMap<T>(dbias, OC) += dy_n.rowwise().sum();
+            detail::VectorMap<T>(dbias, OC) +=
+                detail::ConstMatrixMap<T>(dy_n, OC, P).rowwise().sum();
           if (dx != nullptr) {
-            detail::gemm_tiled(dcols_n, Wdx.transpose(), dy_n, false);
+            // dcols_n (K, P) = Wᵀ (K, OC) · dy_n (OC, P).
+            detail::gemm<T>(K, P, OC, {weight_for_dx, 1, K}, {dy_n, P, 1}, dcols, P, false,
+                            scratch);
             col2im(dcols, g, dx->data() + n * g.channels * g.in_plane());
           }
         }
