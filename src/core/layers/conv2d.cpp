@@ -6,6 +6,7 @@
 #include "cnndiag/errors.hpp"
 #include "cnndiag/parallel.hpp"
 #include "layers/eigen_maps.hpp"
+#include "layers/conv2d_direct.hpp"
 #include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
 
@@ -16,6 +17,11 @@ using detail::ceil_div;
 
 /// Multiply-adds below which a chunk of samples is not worth a thread wake-up (~20 µs of work).
 constexpr Index kMinMacsPerChunk = Index{1} << 17;
+
+/// Stride-1 layers with at most this many (input, output) channel pairs run the direct
+/// convolution (conv2d_direct.hpp) instead of im2col + GEMM: with so few channels the GEMM has
+/// almost no reuse to exploit, and building the im2col matrix costs more than the products.
+constexpr Index kMaxDirectChannelPairs = 8;
 
 // The output columns ow whose input column iw = ow·SW − PW + kw lies inside [0, W): a contiguous
 // range [begin, end). Outside it the window reads padding.
@@ -119,6 +125,12 @@ Shape Conv2d<T>::output_shape() const {
 }
 
 template <typename T>
+bool Conv2d<T>::direct() const {
+  return geometry_.stride_h == 1 && geometry_.stride_w == 1 &&
+         geometry_.channels * options_.out_channels <= kMaxDirectChannelPairs;
+}
+
+template <typename T>
 Index Conv2d<T>::patch_size() const {
   return geometry_.channels * geometry_.kernel_h * geometry_.kernel_w;
 }
@@ -156,6 +168,25 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   ensure_scratch(parallel_chunks(0, N, min_samples_per_chunk_));
   const T* weight = params_[0].value.data();
   const T* bias = options_.bias ? params_[1].value.data() : nullptr;
+  if (direct()) {
+    // y[n, oc] = b[oc] + Σ_c x[n, c] ⋆ w[oc, c], one plane pair at a time.
+    const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
+    parallel_for(
+        0, N,
+        [&](Index begin, Index end, int /*chunk*/) {
+          for (Index n = begin; n < end; ++n) {
+            for (Index oc = 0; oc < OC; ++oc) {
+              T* y_plane = y.data() + (n * OC + oc) * P;
+              std::fill(y_plane, y_plane + P, bias != nullptr ? bias[oc] : T(0));
+              for (Index c = 0; c < C; ++c)
+                detail::direct_conv_forward(x.data() + (n * C + c) * g.in_plane(),
+                                            weight + (oc * C + c) * KK, g, y_plane);
+            }
+          }
+        },
+        min_samples_per_chunk_);
+    return;
+  }
   parallel_for(
       0, N,
       [&](Index begin, Index end, int chunk) {
@@ -221,6 +252,32 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
         T* dweight = chunk == 0 ? params_[0].grad.data()
                                 : partial_grads_.data() + (chunk - 1) * partial_size;
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
+        if (direct()) {
+          // The direct path's adjoints, plane pair by plane pair (conv2d_direct.hpp).
+          const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
+          for (Index n = begin; n < end; ++n) {
+            for (Index oc = 0; oc < OC; ++oc) {
+              const T* dy_plane = dy.data() + (n * OC + oc) * P;
+              if (has_bias && (!bias_first_sample_only || n == 0)) {
+                T sum = T(0);
+                for (Index p = 0; p < P; ++p) sum += dy_plane[p];
+                dbias[oc] += sum;
+              }
+              for (Index c = 0; c < C; ++c)
+                detail::direct_conv_weight_grad(x.data() + (n * C + c) * g.in_plane(), dy_plane,
+                                                g, dweight + (oc * C + c) * KK);
+            }
+            if (dx == nullptr) continue;
+            T* dx_n = dx->data() + n * C * g.in_plane();
+            std::fill(dx_n, dx_n + C * g.in_plane(), T(0));
+            for (Index c = 0; c < C; ++c)
+              for (Index oc = 0; oc < OC; ++oc)
+                detail::direct_conv_data_grad(dy.data() + (n * OC + oc) * P,
+                                              weight_for_dx + (oc * C + c) * KK, g,
+                                              dx_n + c * g.in_plane());
+          }
+          return;
+        }
         T* cols = cols_.data() + chunk * K * P;
         T* dcols = dcols_.data() + chunk * K * P;
         T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
