@@ -35,6 +35,23 @@ ValidRange valid_outputs(Index k, Index out, Index in, Index stride, Index pad) 
   return {begin, end};
 }
 
+// Σ v[0..n) in 16 interleaved partial sums added in lane order: a fixed order like a plain loop,
+// but 16 independent chains instead of one, so the adds pipeline and vectorise (a single float
+// accumulator chains every add on the previous one's latency).
+template <typename T>
+T sum_lanes(const T* __restrict v, Index n) {
+  constexpr int kLanes = 16;
+  T acc[kLanes] = {};
+  Index i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += v[i + j];
+  T rest = T(0);
+  for (; i < n; ++i) rest += v[i];
+  T sum = T(0);
+  for (int j = 0; j < kLanes; ++j) sum += acc[j];
+  return sum + rest;
+}
+
 // im2col for one sample.  x: (C, H, W)  →  cols: (K, P), K = C·KH·KW rows ordered (c, kh, kw)
 // like the weight's flattening, P = OH·OW columns ordered (oh, ow) like the output:
 //   cols[(c, kh, kw), (oh, ow)] = x[c, oh·SH − PH + kh, ow·SW − PW + kw]   (0 in the padding)
@@ -138,7 +155,10 @@ Index Conv2d<T>::patch_size() const {
 template <typename T>
 void Conv2d<T>::ensure_scratch(int chunks) {
   if (chunks <= scratch_chunks_) return;
-  const auto cols = static_cast<std::size_t>(patch_size() * geometry_.out_plane());
+  // Per chunk: the im2col matrix (K, P), or for the direct path its padded planes.
+  const auto cols = static_cast<std::size_t>(
+      direct() ? detail::direct_conv_scratch(geometry_, options_.out_channels)
+               : patch_size() * geometry_.out_plane());
   const auto partial = static_cast<std::size_t>(options_.out_channels * (patch_size() + 1));
   cols_.resize(cols * static_cast<std::size_t>(chunks));
   dcols_.resize(cols * static_cast<std::size_t>(chunks));
@@ -169,20 +189,16 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   const T* weight = params_[0].value.data();
   const T* bias = options_.bias ? params_[1].value.data() : nullptr;
   if (direct()) {
-    // y[n, oc] = b[oc] + Σ_c x[n, c] ⋆ w[oc, c], one plane pair at a time.
-    const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
+    // y_n = b + Σ_c x_n[c] ⋆ w[:, c], sample by sample (conv2d_direct.hpp); cols_ holds each
+    // chunk's padded planes.
+    const Index scratch_size = detail::direct_conv_scratch(g, OC);
     parallel_for(
         0, N,
-        [&](Index begin, Index end, int /*chunk*/) {
-          for (Index n = begin; n < end; ++n) {
-            for (Index oc = 0; oc < OC; ++oc) {
-              T* y_plane = y.data() + (n * OC + oc) * P;
-              std::fill(y_plane, y_plane + P, bias != nullptr ? bias[oc] : T(0));
-              for (Index c = 0; c < C; ++c)
-                detail::direct_conv_forward(x.data() + (n * C + c) * g.in_plane(),
-                                            weight + (oc * C + c) * KK, g, y_plane);
-            }
-          }
+        [&](Index begin, Index end, int chunk) {
+          T* scratch = cols_.data() + chunk * scratch_size;
+          for (Index n = begin; n < end; ++n)
+            detail::direct_conv_forward(x.data() + n * g.channels * g.in_plane(), weight, bias, g,
+                                        OC, y.data() + n * OC * P, scratch);
         },
         min_samples_per_chunk_);
     return;
@@ -253,28 +269,15 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
                                 : partial_grads_.data() + (chunk - 1) * partial_size;
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
         if (direct()) {
-          // The direct path's adjoints, plane pair by plane pair (conv2d_direct.hpp).
-          const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
+          // The direct path's adjoints (conv2d_direct.hpp); bias sums here.
+          T* scratch = cols_.data() + chunk * detail::direct_conv_scratch(g, OC);
           for (Index n = begin; n < end; ++n) {
-            for (Index oc = 0; oc < OC; ++oc) {
-              const T* dy_plane = dy.data() + (n * OC + oc) * P;
-              if (has_bias && (!bias_first_sample_only || n == 0)) {
-                T sum = T(0);
-                for (Index p = 0; p < P; ++p) sum += dy_plane[p];
-                dbias[oc] += sum;
-              }
-              for (Index c = 0; c < C; ++c)
-                detail::direct_conv_weight_grad(x.data() + (n * C + c) * g.in_plane(), dy_plane,
-                                                g, dweight + (oc * C + c) * KK);
-            }
-            if (dx == nullptr) continue;
-            T* dx_n = dx->data() + n * C * g.in_plane();
-            std::fill(dx_n, dx_n + C * g.in_plane(), T(0));
-            for (Index c = 0; c < C; ++c)
-              for (Index oc = 0; oc < OC; ++oc)
-                detail::direct_conv_data_grad(dy.data() + (n * OC + oc) * P,
-                                              weight_for_dx + (oc * C + c) * KK, g,
-                                              dx_n + c * g.in_plane());
+            const T* dy_n = dy.data() + n * OC * P;
+            if (has_bias && (!bias_first_sample_only || n == 0))
+              for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
+            detail::direct_conv_backward(
+                x.data() + n * g.channels * g.in_plane(), weight_for_dx, dy_n, g, OC, dweight,
+                dx != nullptr ? dx->data() + n * g.channels * g.in_plane() : nullptr, scratch);
           }
           return;
         }
@@ -288,8 +291,7 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
           detail::gemm<T>(OC, K, P, {dy_n, P, 1}, {cols, 1, P}, dweight, K, true,
                           scratch);
           if (has_bias && (!bias_first_sample_only || n == 0))
-            detail::VectorMap<T>(dbias, OC) +=
-                detail::ConstMatrixMap<T>(dy_n, OC, P).rowwise().sum();
+            for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
           if (dx != nullptr) {
             // dcols_n (K, P) = Wᵀ (K, OC) · dy_n (OC, P).
             detail::gemm<T>(K, P, OC, {weight_for_dx, 1, K}, {dy_n, P, 1}, dcols, P, false,

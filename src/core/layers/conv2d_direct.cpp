@@ -5,78 +5,37 @@
 namespace cnndiag::detail {
 namespace {
 
-// The outputs o (along one axis) whose input o − pad + k lies in [0, in): [begin, end).
-struct Span {
-  Index begin, end;
+constexpr Index kLanes = 16;
+
+// Sizes of the padded layout (see the header).
+struct Padded {
+  Index hp, wp;   // padded height and width
+  Index length;   // L = OH·Wp rounded up to 16: the extended output plane
+  Index plane;    // elements of one padded input plane, with room for the last tap's reads
 };
-inline Span valid(Index k, Index out, Index in, Index pad) {
-  const Index begin = std::max<Index>(0, pad - k);
-  const Index end = std::min<Index>(out, in + pad - k);
-  return {begin, std::max(begin, end)};
+Padded padded(const WindowGeometry& g) {
+  Padded p;
+  p.hp = g.in_h + 2 * g.pad_h;
+  p.wp = g.in_w + 2 * g.pad_w;
+  p.length = (g.out_h * p.wp + kLanes - 1) / kLanes * kLanes;
+  p.plane = std::max(p.hp * p.wp, p.length + (g.kernel_h - 1) * p.wp + g.kernel_w - 1);
+  return p;
 }
 
-// y[oh, ow] += w[kh, kw] · x[oh − PH + kh, ow − PW + kw], tap by tap: each tap is a scaled row
-// add along ow, contiguous in x and y, which vectorises.
 template <typename T>
-inline void forward_impl(const T* x, const T* w, const WindowGeometry& g, T* y) {
-  for (Index kh = 0; kh < g.kernel_h; ++kh) {
-    const Span rows = valid(kh, g.out_h, g.in_h, g.pad_h);
-    for (Index kw = 0; kw < g.kernel_w; ++kw) {
-      const Span cols = valid(kw, g.out_w, g.in_w, g.pad_w);
-      const T wv = w[kh * g.kernel_w + kw];
-      for (Index oh = rows.begin; oh < rows.end; ++oh) {
-        const T* __restrict xr = x + (oh - g.pad_h + kh) * g.in_w - g.pad_w + kw;
-        T* __restrict yr = y + oh * g.out_w;
-        for (Index ow = cols.begin; ow < cols.end; ++ow) yr[ow] += wv * xr[ow];
-      }
-    }
-  }
+inline void axpy_impl(T* __restrict y, const T* __restrict x, T a, Index n) {
+  for (Index i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-// dw[kh, kw] += Σ dy[oh, ow] · x[oh − PH + kh, ow − PW + kw]: per tap a dot product over the
-// valid outputs, summed into 16 partial sums (lane j takes every 16th term of a row's first
-// multiple of 16) and one sum of the row tails, combined in lane order at the end — a fixed
-// order that vectorises.
+// Σ a[i]·b[i] for n a multiple of 16: lane j sums terms i ≡ j (mod 16), lanes added in order.
 template <typename T>
-inline void weight_grad_impl(const T* x, const T* dy, const WindowGeometry& g, T* dw) {
-  constexpr int kLanes = 16;
-  for (Index kh = 0; kh < g.kernel_h; ++kh) {
-    const Span rows = valid(kh, g.out_h, g.in_h, g.pad_h);
-    for (Index kw = 0; kw < g.kernel_w; ++kw) {
-      const Span cols = valid(kw, g.out_w, g.in_w, g.pad_w);
-      T acc[kLanes] = {};
-      T rest = T(0);  // the row tails (fewer than 16 terms), kept apart so acc stays in registers
-      for (Index oh = rows.begin; oh < rows.end; ++oh) {
-        const T* __restrict xr = x + (oh - g.pad_h + kh) * g.in_w - g.pad_w + kw;
-        const T* __restrict dr = dy + oh * g.out_w;
-        Index ow = cols.begin;
-        for (; ow + kLanes <= cols.end; ow += kLanes)
-          for (int j = 0; j < kLanes; ++j) acc[j] += dr[ow + j] * xr[ow + j];
-        for (; ow < cols.end; ++ow) rest += dr[ow] * xr[ow];
-      }
-      T sum = T(0);
-      for (int j = 0; j < kLanes; ++j) sum += acc[j];
-      dw[kh * g.kernel_w + kw] += sum + rest;
-    }
-  }
-}
-
-// dx[oh − PH + kh, ow − PW + kw] += w[kh, kw] · dy[oh, ow]: the forward's index sets, scattered
-// back (the adjoint of forward_impl), again a scaled row add per tap.
-template <typename T>
-inline void data_grad_impl(const T* dy, const T* w, const WindowGeometry& g, T* dx) {
-  for (Index kh = 0; kh < g.kernel_h; ++kh) {
-    const Span rows = valid(kh, g.out_h, g.in_h, g.pad_h);
-    for (Index kw = 0; kw < g.kernel_w; ++kw) {
-      const Span cols = valid(kw, g.out_w, g.in_w, g.pad_w);
-      const T wv = w[kh * g.kernel_w + kw];
-      for (Index oh = rows.begin; oh < rows.end; ++oh) {
-        T* __restrict xr = dx + (oh - g.pad_h + kh) * g.in_w - g.pad_w + kw;
-        const T* __restrict dr = dy + oh * g.out_w;
-        for (Index ow = cols.begin; ow < cols.end; ++ow) xr[ow] += wv * dr[ow];
-      }
-    }
-  }
+inline T dot_impl(const T* __restrict a, const T* __restrict b, Index n) {
+  T acc[kLanes] = {};
+  for (Index i = 0; i < n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
+  T sum = T(0);
+  for (int j = 0; j < kLanes; ++j) sum += acc[j];
+  return sum;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -85,49 +44,96 @@ inline void data_grad_impl(const T* dy, const T* w, const WindowGeometry& g, T* 
 #define CNNDIAG_CLONES
 #endif
 
-CNNDIAG_CLONES void forward_f32(const float* x, const float* w, const WindowGeometry& g,
-                                float* y) {
-  forward_impl(x, w, g, y);
-}
-CNNDIAG_CLONES void weight_grad_f32(const float* x, const float* dy, const WindowGeometry& g,
-                                    float* dw) {
-  weight_grad_impl(x, dy, g, dw);
-}
-CNNDIAG_CLONES void data_grad_f32(const float* dy, const float* w, const WindowGeometry& g,
-                                  float* dx) {
-  data_grad_impl(dy, w, g, dx);
+CNNDIAG_CLONES void axpy_f32(float* y, const float* x, float a, Index n) { axpy_impl(y, x, a, n); }
+CNNDIAG_CLONES float dot_f32(const float* a, const float* b, Index n) { return dot_impl(a, b, n); }
+
+inline void axpy(float* y, const float* x, float a, Index n) { axpy_f32(y, x, a, n); }
+inline void axpy(double* y, const double* x, double a, Index n) { axpy_impl(y, x, a, n); }
+inline float dot(const float* a, const float* b, Index n) { return dot_f32(a, b, n); }
+inline double dot(const double* a, const double* b, Index n) { return dot_impl(a, b, n); }
+
+// x_n (C, H, W) → C zero-padded planes of p.plane elements.
+template <typename T>
+void pad_planes(const T* x_n, const WindowGeometry& g, const Padded& p, T* xp) {
+  for (Index c = 0; c < g.channels; ++c) {
+    T* plane = xp + c * p.plane;
+    std::fill(plane, plane + p.plane, T(0));
+    for (Index h = 0; h < g.in_h; ++h)
+      std::copy_n(x_n + (c * g.in_h + h) * g.in_w, g.in_w, plane + (h + g.pad_h) * p.wp + g.pad_w);
+  }
 }
 
 }  // namespace
 
-template <>
-void direct_conv_forward<float>(const float* x, const float* w, const WindowGeometry& g, float* y) {
-  forward_f32(x, w, g, y);
+Index direct_conv_scratch(const WindowGeometry& g, Index out_channels) {
+  (void)out_channels;
+  const Padded p = padded(g);
+  return 2 * g.channels * p.plane + p.length;  // xp, dxp, y_ext / dy_ext
 }
-template <>
-void direct_conv_forward<double>(const double* x, const double* w, const WindowGeometry& g,
-                                 double* y) {
-  forward_impl(x, w, g, y);
+
+template <typename T>
+void direct_conv_forward(const T* x_n, const T* w, const T* bias, const WindowGeometry& g,
+                         Index out_channels, T* y_n, T* scratch) {
+  const Padded p = padded(g);
+  const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
+  T* xp = scratch;
+  T* y_ext = scratch + 2 * C * p.plane;
+  pad_planes(x_n, g, p, xp);
+  for (Index oc = 0; oc < out_channels; ++oc) {
+    std::fill(y_ext, y_ext + p.length, bias != nullptr ? bias[oc] : T(0));
+    for (Index c = 0; c < C; ++c)
+      for (Index kh = 0; kh < g.kernel_h; ++kh)
+        for (Index kw = 0; kw < g.kernel_w; ++kw)
+          axpy(y_ext, xp + c * p.plane + kh * p.wp + kw, w[(oc * C + c) * KK + kh * g.kernel_w + kw],
+               p.length);
+    T* y = y_n + oc * g.out_plane();
+    for (Index oh = 0; oh < g.out_h; ++oh)
+      std::copy_n(y_ext + oh * p.wp, g.out_w, y + oh * g.out_w);
+  }
 }
-template <>
-void direct_conv_weight_grad<float>(const float* x, const float* dy, const WindowGeometry& g,
-                                    float* dw) {
-  weight_grad_f32(x, dy, g, dw);
+
+template <typename T>
+void direct_conv_backward(const T* x_n, const T* w_dx, const T* dy_n, const WindowGeometry& g,
+                          Index out_channels, T* dw, T* dx_n, T* scratch) {
+  const Padded p = padded(g);
+  const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
+  T* xp = scratch;
+  T* dxp = scratch + C * p.plane;
+  T* dy_ext = scratch + 2 * C * p.plane;
+  pad_planes(x_n, g, p, xp);
+  if (dx_n != nullptr) std::fill(dxp, dxp + C * p.plane, T(0));
+  for (Index oc = 0; oc < out_channels; ++oc) {
+    // dy on rows of width Wp, zero outside the OW real columns and past OH rows.
+    std::fill(dy_ext, dy_ext + p.length, T(0));
+    const T* dy = dy_n + oc * g.out_plane();
+    for (Index oh = 0; oh < g.out_h; ++oh)
+      std::copy_n(dy + oh * g.out_w, g.out_w, dy_ext + oh * p.wp);
+    for (Index c = 0; c < C; ++c) {
+      for (Index kh = 0; kh < g.kernel_h; ++kh) {
+        for (Index kw = 0; kw < g.kernel_w; ++kw) {
+          const Index tap = (oc * C + c) * KK + kh * g.kernel_w + kw;
+          const Index shift = c * p.plane + kh * p.wp + kw;
+          dw[tap] += dot(dy_ext, xp + shift, p.length);
+          if (dx_n != nullptr) axpy(dxp + shift, dy_ext, w_dx[tap], p.length);
+        }
+      }
+    }
+  }
+  if (dx_n == nullptr) return;
+  for (Index c = 0; c < C; ++c)
+    for (Index h = 0; h < g.in_h; ++h)
+      std::copy_n(dxp + c * p.plane + (h + g.pad_h) * p.wp + g.pad_w, g.in_w,
+                  dx_n + (c * g.in_h + h) * g.in_w);
 }
-template <>
-void direct_conv_weight_grad<double>(const double* x, const double* dy, const WindowGeometry& g,
-                                     double* dw) {
-  weight_grad_impl(x, dy, g, dw);
-}
-template <>
-void direct_conv_data_grad<float>(const float* dy, const float* w, const WindowGeometry& g,
-                                  float* dx) {
-  data_grad_f32(dy, w, g, dx);
-}
-template <>
-void direct_conv_data_grad<double>(const double* dy, const double* w, const WindowGeometry& g,
-                                   double* dx) {
-  data_grad_impl(dy, w, g, dx);
-}
+
+template void direct_conv_forward<float>(const float*, const float*, const float*,
+                                         const WindowGeometry&, Index, float*, float*);
+template void direct_conv_forward<double>(const double*, const double*, const double*,
+                                          const WindowGeometry&, Index, double*, double*);
+template void direct_conv_backward<float>(const float*, const float*, const float*,
+                                          const WindowGeometry&, Index, float*, float*, float*);
+template void direct_conv_backward<double>(const double*, const double*, const double*,
+                                           const WindowGeometry&, Index, double*, double*,
+                                           double*);
 
 }  // namespace cnndiag::detail
