@@ -8,8 +8,29 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define CNNDIAG_HAS_MXCSR 1
+#endif
+
 namespace cnndiag {
 namespace {
+
+// The process-wide float mode and the mode this thread last applied (-1: never).
+std::atomic<bool> g_flush_denormals{false};
+thread_local int t_applied_flush = -1;
+
+// MXCSR bit 15 is FTZ (subnormal results → 0), bit 6 is DAZ (subnormal inputs read as 0).
+void apply_float_mode() {
+  const bool want = g_flush_denormals.load(std::memory_order_relaxed);
+  if (t_applied_flush == static_cast<int>(want)) return;
+#ifdef CNNDIAG_HAS_MXCSR
+  constexpr unsigned kFtzDaz = 0x8040u;
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(want ? (csr | kFtzDaz) : (csr & ~kFtzDaz));
+#endif
+  t_applied_flush = static_cast<int>(want);
+}
 
 // A fixed pool: workers sleep on a condition variable and wake for each job generation. The
 // caller runs chunk 0 itself, so a 2-thread run has one worker.
@@ -78,6 +99,7 @@ class Pool {
   }
 
   void call(int chunk) {
+    apply_float_mode();
     const Range r = chunk_range(begin_, end_, chunk, chunks_);
     (*job_)(r.begin, r.end, chunk);
   }
@@ -120,9 +142,17 @@ int parallel_chunks(Index begin, Index end, Index min_per_chunk) {
   return static_cast<int>(std::min<Index>(num_threads(), by_work));
 }
 
+void set_flush_denormals(bool on) {
+  g_flush_denormals.store(on);
+  apply_float_mode();
+}
+
+bool flush_denormals() { return g_flush_denormals.load(); }
+
 void parallel_for(Index begin, Index end, ChunkFn fn, Index min_per_chunk) {
   const int chunks = parallel_chunks(begin, end, min_per_chunk);
   if (chunks == 0) return;
+  apply_float_mode();
   bool expected = false;
   if (chunks == 1 || !pool().in_use_.compare_exchange_strong(expected, true)) {
     // One chunk, or a nested call: run the same partition inline so results do not change.

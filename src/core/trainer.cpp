@@ -7,6 +7,7 @@
 #include <ctime>
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 
 #include "cnndiag/checkpoint.hpp"
 #include "cnndiag/errors.hpp"
@@ -293,6 +294,11 @@ TrainResult TrainingRun<T>::run() {
   if (iteration_ > total_)
     throw UsageError("the checkpoint is at iteration " + std::to_string(iteration_) +
                      ", past the run's " + std::to_string(total_) + " iterations");
+  // The history grows by at most one entry per step: reserve it so the step loop never
+  // reallocates (and copies) it.
+  const auto remaining = static_cast<std::size_t>(std::max<std::int64_t>(0, total_ - iteration_));
+  history_iteration_.reserve(history_iteration_.size() + remaining);
+  history_loss_.reserve(history_loss_.size() + remaining);
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t t = iteration_ + 1; t <= total_; ++t) {
     const Tensor<T>* x = nullptr;
@@ -338,6 +344,12 @@ TrainResult TrainingRun<T>::run() {
 template <typename T>
 TrainResult train_as(const Config& config, const TrainOptions& options) {
   set_num_threads(options.threads > 0 ? options.threads : static_cast<int>(config.train.threads));
+  // float32 runs flush subnormals to zero (parallel.hpp): the seed example's weight decay drives
+  // its weights towards 0, and products of those tiny weights (1e-23 · 1e-17) land below
+  // FLT_MIN = 1.2e-38, where every operation would take a slow microcode assist. Values that
+  // small are 0 for any purpose here; results change only where such a value occurs.
+  // float64 runs (gradient checks, dtype = "float64") keep IEEE semantics.
+  const FloatModeGuard float_mode(std::is_same_v<T, float>);
   TrainingRun<T> run(config, options);
   if (options.resume)
     run.restore(*options.resume);

@@ -8,7 +8,8 @@
 /// y (N, OC, OH, OW) with OH, OW as in window2d.hpp. Params, in order: "weight" (fan_in = C·KH·KW,
 /// fan_out = OC·KH·KW), then "bias" if enabled.
 ///
-/// Implementation: im2col + GEMM. Per sample, cols (K, P) with K = C·KH·KW, P = OH·OW holds every
+/// Implementation: layers with stride 1 and at most 8 (input, output) channel pairs convolve
+/// directly, plane by plane (src/core/layers/conv2d_direct.hpp); the others use im2col + GEMM. Per sample, cols (K, P) with K = C·KH·KW, P = OH·OW holds every
 /// window as a column, so y_n = W·cols_n (+ b) with W viewed as (OC, K). The batch is split over
 /// the thread pool (parallel_for) with one cols buffer per chunk.
 ///
@@ -61,6 +62,7 @@ class Conv2d final : public Layer<T> {
 
  private:
   Index patch_size() const;  // K = C·KH·KW
+  bool direct() const;       // few channels, stride 1: direct convolution instead of im2col+GEMM
   void ensure_scratch(int chunks);
 
   Conv2dOptions options_;
@@ -70,6 +72,8 @@ class Conv2d final : public Layer<T> {
   int scratch_chunks_ = 0;
   std::vector<T> cols_;            // chunks × (K, P)
   std::vector<T> dcols_;           // chunks × (K, P)
+  Index gemm_workspace_ = 0;       // elements of GEMM packing scratch per chunk (gemm.hpp)
+  std::vector<T> gemm_scratch_;    // chunks × gemm_workspace_
   std::vector<T> partial_grads_;   // (chunks − 1) × [(OC, K) weight, (OC) bias]
   std::vector<T> rotated_weight_;  // (OC, C, KH, KW), only used by kernel_not_flipped
 };

@@ -33,6 +33,8 @@ class Linear final : public Layer<T> {
   Index out_features() const { return out_; }
   bool has_bias() const { return params_.size() > 1; }
 
+  /// Sizes the GEMM packing scratch for batches up to n (forward/backward then do not allocate).
+  void reserve(Index n) override;
   void forward(const Tensor<T>& x, Tensor<T>& y, bool training) override;
   void backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy,
                 Tensor<T>* dx) override;
@@ -40,6 +42,7 @@ class Linear final : public Layer<T> {
  private:
   Index in_ = 0, out_ = 0;
   std::vector<Param<T>> params_;  // weight, then bias if any
+  std::vector<T> gemm_scratch_;   // GEMM packing scratch for the largest batch seen (gemm.hpp)
 };
 
 }  // namespace cnndiag

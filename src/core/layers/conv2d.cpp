@@ -6,6 +6,8 @@
 #include "cnndiag/errors.hpp"
 #include "cnndiag/parallel.hpp"
 #include "layers/eigen_maps.hpp"
+#include "layers/conv2d_direct.hpp"
+#include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
 
 namespace cnndiag {
@@ -15,6 +17,11 @@ using detail::ceil_div;
 
 /// Multiply-adds below which a chunk of samples is not worth a thread wake-up (~20 µs of work).
 constexpr Index kMinMacsPerChunk = Index{1} << 17;
+
+/// Stride-1 layers with at most this many (input, output) channel pairs run the direct
+/// convolution (conv2d_direct.hpp) instead of im2col + GEMM: with so few channels the GEMM has
+/// almost no reuse to exploit, and building the im2col matrix costs more than the products.
+constexpr Index kMaxDirectChannelPairs = 8;
 
 // The output columns ow whose input column iw = ow·SW − PW + kw lies inside [0, W): a contiguous
 // range [begin, end). Outside it the window reads padding.
@@ -26,6 +33,23 @@ ValidRange valid_outputs(Index k, Index out, Index in, Index stride, Index pad) 
   const Index end = last < 0 ? 0 : std::min(out, last / stride + 1);
   const Index begin = std::min(end, ceil_div(std::max<Index>(pad - k, 0), stride));
   return {begin, end};
+}
+
+// Σ v[0..n) in 16 interleaved partial sums added in lane order: a fixed order like a plain loop,
+// but 16 independent chains instead of one, so the adds pipeline and vectorise (a single float
+// accumulator chains every add on the previous one's latency).
+template <typename T>
+T sum_lanes(const T* __restrict v, Index n) {
+  constexpr int kLanes = 16;
+  T acc[kLanes] = {};
+  Index i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += v[i + j];
+  T rest = T(0);
+  for (; i < n; ++i) rest += v[i];
+  T sum = T(0);
+  for (int j = 0; j < kLanes; ++j) sum += acc[j];
+  return sum + rest;
 }
 
 // im2col for one sample.  x: (C, H, W)  →  cols: (K, P), K = C·KH·KW rows ordered (c, kh, kw)
@@ -118,6 +142,12 @@ Shape Conv2d<T>::output_shape() const {
 }
 
 template <typename T>
+bool Conv2d<T>::direct() const {
+  return geometry_.stride_h == 1 && geometry_.stride_w == 1 &&
+         geometry_.channels * options_.out_channels <= kMaxDirectChannelPairs;
+}
+
+template <typename T>
 Index Conv2d<T>::patch_size() const {
   return geometry_.channels * geometry_.kernel_h * geometry_.kernel_w;
 }
@@ -125,10 +155,19 @@ Index Conv2d<T>::patch_size() const {
 template <typename T>
 void Conv2d<T>::ensure_scratch(int chunks) {
   if (chunks <= scratch_chunks_) return;
-  const auto cols = static_cast<std::size_t>(patch_size() * geometry_.out_plane());
+  // Per chunk: the im2col matrix (K, P), or for the direct path its padded planes.
+  const auto cols = static_cast<std::size_t>(
+      direct() ? detail::direct_conv_scratch(geometry_, options_.out_channels)
+               : patch_size() * geometry_.out_plane());
   const auto partial = static_cast<std::size_t>(options_.out_channels * (patch_size() + 1));
   cols_.resize(cols * static_cast<std::size_t>(chunks));
   dcols_.resize(cols * static_cast<std::size_t>(chunks));
+  // The three products of forward and backward (see there): y_n, dW and dcols_n.
+  const Index OC = options_.out_channels, K = patch_size(), P = geometry_.out_plane();
+  gemm_workspace_ = std::max({detail::gemm_workspace_size<T>(OC, P, K),
+                              detail::gemm_workspace_size<T>(OC, K, P),
+                              detail::gemm_workspace_size<T>(K, P, OC)});
+  gemm_scratch_.resize(static_cast<std::size_t>(gemm_workspace_ * chunks));
   partial_grads_.resize(partial * static_cast<std::size_t>(chunks - 1));
   scratch_chunks_ = chunks;
 }
@@ -147,18 +186,34 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   const WindowGeometry& g = geometry_;
   const Index N = x.dim(0), OC = options_.out_channels, K = patch_size(), P = g.out_plane();
   ensure_scratch(parallel_chunks(0, N, min_samples_per_chunk_));
-  const detail::ConstMatrixMap<T> Wm(params_[0].value.data(), OC, K);
+  const T* weight = params_[0].value.data();
   const T* bias = options_.bias ? params_[1].value.data() : nullptr;
+  if (direct()) {
+    // y_n = b + Σ_c x_n[c] ⋆ w[:, c], sample by sample (conv2d_direct.hpp); cols_ holds each
+    // chunk's padded planes.
+    const Index scratch_size = detail::direct_conv_scratch(g, OC);
+    parallel_for(
+        0, N,
+        [&](Index begin, Index end, int chunk) {
+          T* scratch = cols_.data() + chunk * scratch_size;
+          for (Index n = begin; n < end; ++n)
+            detail::direct_conv_forward(x.data() + n * g.channels * g.in_plane(), weight, bias, g,
+                                        OC, y.data() + n * OC * P, scratch);
+        },
+        min_samples_per_chunk_);
+    return;
+  }
   parallel_for(
       0, N,
       [&](Index begin, Index end, int chunk) {
         T* cols = cols_.data() + chunk * K * P;
-        const detail::ConstMatrixMap<T> cols_n(cols, K, P);
+        T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
         for (Index n = begin; n < end; ++n) {
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
-          detail::MatrixMap<T> y_n(y.data() + n * OC * P, OC, P);
-          detail::gemm_tiled(y_n, Wm, cols_n, false);
-          if (bias != nullptr) y_n.colwise() += detail::ConstVectorMap<T>(bias, OC);
+          T* y_n = y.data() + n * OC * P;
+          detail::gemm<T>(OC, P, K, {weight, K, 1}, {cols, P, 1}, y_n, P, false, scratch);
+          if (bias != nullptr)
+            detail::MatrixMap<T>(y_n, OC, P).colwise() += detail::ConstVectorMap<T>(bias, OC);
         }
       },
       min_samples_per_chunk_);
@@ -201,7 +256,6 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
     }
     weight_for_dx = rotated_weight_.data();
   }
-  const detail::ConstMatrixMap<T> Wdx(weight_for_dx, OC, K);
 
   const Index partial_size = OC * (K + 1);
   std::fill(partial_grads_.begin(),
@@ -214,19 +268,34 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
         T* dweight = chunk == 0 ? params_[0].grad.data()
                                 : partial_grads_.data() + (chunk - 1) * partial_size;
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
-        detail::MatrixMap<T> dW(dweight, OC, K);
+        if (direct()) {
+          // The direct path's adjoints (conv2d_direct.hpp); bias sums here.
+          T* scratch = cols_.data() + chunk * detail::direct_conv_scratch(g, OC);
+          for (Index n = begin; n < end; ++n) {
+            const T* dy_n = dy.data() + n * OC * P;
+            if (has_bias && (!bias_first_sample_only || n == 0))
+              for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
+            detail::direct_conv_backward(
+                x.data() + n * g.channels * g.in_plane(), weight_for_dx, dy_n, g, OC, dweight,
+                dx != nullptr ? dx->data() + n * g.channels * g.in_plane() : nullptr, scratch);
+          }
+          return;
+        }
         T* cols = cols_.data() + chunk * K * P;
         T* dcols = dcols_.data() + chunk * K * P;
-        const detail::ConstMatrixMap<T> cols_n(cols, K, P);
-        detail::MatrixMap<T> dcols_n(dcols, K, P);
+        T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
         for (Index n = begin; n < end; ++n) {
-          const detail::ConstMatrixMap<T> dy_n(dy.data() + n * OC * P, OC, P);
+          const T* dy_n = dy.data() + n * OC * P;
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
-          detail::gemm_tiled(dW, dy_n, cols_n.transpose(), true);
+          // dW (OC, K) += dy_n (OC, P) · cols_nᵀ (P, K): cols_nᵀ is cols read with swapped strides.
+          detail::gemm<T>(OC, K, P, {dy_n, P, 1}, {cols, 1, P}, dweight, K, true,
+                          scratch);
           if (has_bias && (!bias_first_sample_only || n == 0))
-            detail::VectorMap<T>(dbias, OC) += dy_n.rowwise().sum();
+            for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
           if (dx != nullptr) {
-            detail::gemm_tiled(dcols_n, Wdx.transpose(), dy_n, false);
+            // dcols_n (K, P) = Wᵀ (K, OC) · dy_n (OC, P).
+            detail::gemm<T>(K, P, OC, {weight_for_dx, 1, K}, {dy_n, P, 1}, dcols, P, false,
+                            scratch);
             col2im(dcols, g, dx->data() + n * g.channels * g.in_plane());
           }
         }

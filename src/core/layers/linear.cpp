@@ -1,7 +1,10 @@
 #include "cnndiag/layers/linear.hpp"
 
+#include <algorithm>
+
 #include "cnndiag/errors.hpp"
 #include "layers/eigen_maps.hpp"
+#include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
 
 namespace cnndiag {
@@ -21,16 +24,27 @@ Linear<T>::Linear(std::string name, Shape input_shape, Index out, bool bias)
   if (bias) params_.push_back(detail::make_param<T>("bias", Shape{out_}, true, in_, out_));
 }
 
+// The three products below for a batch of n: Y (n, out, D), dW (out, D, n), dX (n, D, out).
+template <typename T>
+void Linear<T>::reserve(Index n) {
+  const Index needed = std::max({detail::gemm_workspace_size<T>(n, out_, in_),
+                                 detail::gemm_workspace_size<T>(out_, in_, n),
+                                 detail::gemm_workspace_size<T>(n, in_, out_)});
+  if (static_cast<Index>(gemm_scratch_.size()) < needed)
+    gemm_scratch_.resize(static_cast<std::size_t>(needed));
+}
+
 // x: (N, D) (any per-sample shape, read flat)   W: (out, D)   b: (out)   y: (N, out)
 // y_n = W·x_n + b for every sample at once: Y = X·Wᵀ + 1·bᵀ, one GEMM over the batch (tiled only
 // to keep Eigen's packing buffers off the heap, see gemm_tiled).
 template <typename T>
 void Linear<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   const Index n = x.dim(0);
-  ConstMatrixMap<T> X(x.data(), n, in_);
-  ConstMatrixMap<T> W(params_[0].value.data(), out_, in_);
+  reserve(n);
   MatrixMap<T> Y(y.data(), n, out_);
-  detail::gemm_tiled(Y, X, W.transpose(), false);
+  // Y (N, out) = X (N, D) · Wᵀ (D, out); Wᵀ is W read with swapped strides.
+  detail::gemm<T>(n, out_, in_, {x.data(), in_, 1}, {params_[0].value.data(), 1, in_}, y.data(),
+                  out_, false, gemm_scratch_.data());
   if (has_bias()) {
     detail::ConstVectorMap<T> b(params_[1].value.data(), out_);
     Y.rowwise() += b.transpose();
@@ -48,9 +62,9 @@ void Linear<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
   const Index n = x.dim(0);
   ConstMatrixMap<T> X(x.data(), n, in_);
   ConstMatrixMap<T> dY(dy.data(), n, out_);
-  ConstMatrixMap<T> W(params_[0].value.data(), out_, in_);
-  MatrixMap<T> dW(params_[0].grad.data(), out_, in_);
-  detail::gemm_tiled(dW, dY.transpose(), X, true);
+  // dW (out, D) += dYᵀ (out, N) · X (N, D)
+  detail::gemm<T>(out_, in_, n, {dy.data(), 1, out_}, {x.data(), in_, 1}, params_[0].grad.data(),
+                  in_, true, gemm_scratch_.data());
   if (has_bias()) {
     VectorMap<T> db(params_[1].grad.data(), out_);
     if (this->fault_ == Fault::kBiasGradFirstSample)
@@ -60,7 +74,9 @@ void Linear<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
   }
   if (dx == nullptr) return;
   MatrixMap<T> dX(dx->data(), n, in_);
-  detail::gemm_tiled(dX, dY, W, false);
+  // dX (N, D) = dY (N, out) · W (out, D)
+  detail::gemm<T>(n, in_, out_, {dy.data(), out_, 1}, {params_[0].value.data(), in_, 1},
+                  dx->data(), in_, false, gemm_scratch_.data());
   if (this->fault_ == Fault::kLinearInputSigmoidMask) {
     // The seed's bug, linear half: the sigmoid derivative in output form, y(1−y), applied to
     // this layer's own input x instead of to the sigmoid's output: dX ← dX ⊙ X ⊙ (1−X).

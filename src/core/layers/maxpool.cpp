@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "cnndiag/parallel.hpp"
 #include "layers/eigen_maps.hpp"
@@ -29,6 +34,88 @@ void MaxPool<T>::reserve(Index n) {
   if (argmax_.size() < needed) argmax_.resize(needed);
 }
 
+namespace {
+
+// The common 2×2, stride 2, unpadded window (LeNet, VGG…) without the general window
+// bookkeeping, same semantics as the general loop below: candidates in row-major order, a
+// strictly larger value or a NaN (over a non-NaN) replaces the best. Written with selects instead
+// of branches: which element wins is data-dependent and would mispredict.
+// One output: candidates in row-major order; a strictly larger value, or a NaN over a non-NaN
+// best, replaces the best.
+template <typename T>
+inline void pool_2x2_one(const T* r0, const T* r1, std::int32_t i0, std::int32_t w, T* out,
+                         std::int32_t* arg) {
+  T best = r0[0];
+  std::int32_t at = i0;
+  const T v[3] = {r0[1], r1[0], r1[1]};
+  const std::int32_t where[3] = {i0 + 1, i0 + w, i0 + w + 1};
+  for (int c = 0; c < 3; ++c) {
+    if (v[c] > best || (std::isnan(v[c]) && !std::isnan(best))) {
+      best = v[c];
+      at = where[c];
+    }
+  }
+  *out = best;
+  *arg = at;
+}
+
+template <typename T>
+void pool_2x2(const T* in, const WindowGeometry& g, T* out, std::int32_t* arg) {
+  const Index W = g.in_w, OW = g.out_w;
+  const auto w = static_cast<std::int32_t>(W);
+  for (Index oh = 0; oh < g.out_h; ++oh) {
+    const T* r0 = in + 2 * oh * W;
+    const T* r1 = r0 + W;
+    const auto top = static_cast<std::int32_t>(2 * oh * W);
+    Index ow = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float>) {
+      // Four outputs at a time with SSE2 (the x86-64 baseline): the same comparisons as
+      // pool_2x2_one as lane masks and blends instead of branches, which mispredict on data.
+      const auto blend = [](__m128 mask, __m128 a, __m128 b) {  // mask ? a : b
+        return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b));
+      };
+      const auto blendi = [](__m128 mask, __m128i a, __m128i b) {
+        const __m128i m = _mm_castps_si128(mask);
+        return _mm_or_si128(_mm_and_si128(m, a), _mm_andnot_si128(m, b));
+      };
+      const auto takes = [](__m128 v, __m128 best) {
+        return _mm_or_ps(_mm_cmpgt_ps(v, best),
+                         _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(best, best)));
+      };
+      for (; ow + 4 <= OW; ow += 4) {
+        const __m128 a0 = _mm_loadu_ps(r0 + 2 * ow), a1 = _mm_loadu_ps(r0 + 2 * ow + 4);
+        const __m128 b0 = _mm_loadu_ps(r1 + 2 * ow), b1 = _mm_loadu_ps(r1 + 2 * ow + 4);
+        const __m128 v0 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));  // even columns
+        const __m128 v1 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));  // odd columns
+        const __m128 v2 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m128 v3 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+        const auto i0 = static_cast<std::int32_t>(top + 2 * ow);
+        const __m128i at0 = _mm_setr_epi32(i0, i0 + 2, i0 + 4, i0 + 6);
+        __m128 best = v0;
+        __m128i at = at0;
+        __m128 t = takes(v1, best);
+        best = blend(t, v1, best);
+        at = blendi(t, _mm_add_epi32(at0, _mm_set1_epi32(1)), at);
+        t = takes(v2, best);
+        best = blend(t, v2, best);
+        at = blendi(t, _mm_add_epi32(at0, _mm_set1_epi32(w)), at);
+        t = takes(v3, best);
+        best = blend(t, v3, best);
+        at = blendi(t, _mm_add_epi32(at0, _mm_set1_epi32(w + 1)), at);
+        _mm_storeu_ps(out + oh * OW + ow, best);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(arg + oh * OW + ow), at);
+      }
+    }
+#endif
+    for (; ow < OW; ++ow)
+      pool_2x2_one(r0 + 2 * ow, r1 + 2 * ow, static_cast<std::int32_t>(top + 2 * ow), w,
+                   out + oh * OW + ow, arg + oh * OW + ow);
+  }
+}
+
+}  // namespace
+
 // x: (N, C, H, W) → y: (N, C, OH, OW); each (n, c) plane is pooled on its own.
 // y = max over the window's real elements (padding is −∞). The scan is row-major and only a
 // strictly larger value replaces the current best, so among equal maxima the first wins. NaN
@@ -39,6 +126,8 @@ void MaxPool<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   const Index planes = x.dim(0) * g.channels;
   reserve(x.dim(0));
   cached_outputs_ = static_cast<std::size_t>(planes * g.out_plane());
+  const bool two_by_two = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 &&
+                          g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0;
   parallel_for(
       0, planes,
       [&](Index begin, Index end, int /*chunk*/) {
@@ -46,6 +135,10 @@ void MaxPool<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
           const T* in = x.data() + p * g.in_plane();
           T* out = y.data() + p * g.out_plane();
           std::int32_t* arg = argmax_.data() + p * g.out_plane();
+          if (two_by_two) {
+            pool_2x2(in, g, out, arg);
+            continue;
+          }
           for (Index oh = 0; oh < g.out_h; ++oh) {
             for (Index ow = 0; ow < g.out_w; ++ow) {
               const detail::WindowSpan s = detail::window_span(g, oh, ow);
