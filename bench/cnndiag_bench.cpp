@@ -1,7 +1,7 @@
 // cnndiag_bench: times training steps of the benchmark networks B1–B3 (BENCH.md) in-process and
 // prints one JSON line per (network, thread count).
 //
-//   cnndiag_bench [--bench b1,b2,b3] [--threads 1,2] [--repeats 5] [--quiet-wait 30]
+//   cnndiag_bench [--bench b1,b2,b3,b4,probe] [--threads 1,2] [--repeats 5] [--quiet-wait 30]
 //                 [--configs DIR] [--denormals flush|keep] [--steps N]
 //
 // Timing rules (BENCH.md): the network is built from data/examples/bench/<net>.toml, 16 distinct
@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "cnndiag/config.hpp"
+#include "cnndiag/gradcheck.hpp"
+#include "cnndiag/probes/run.hpp"
 #include "cnndiag/loss.hpp"
 #include "cnndiag/model.hpp"
 #include "cnndiag/optim.hpp"
@@ -77,7 +79,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "cnndiag_bench: " << why
-            << "\nusage: cnndiag_bench [--bench b1,b2,b3] [--threads 1,2] [--repeats N]"
+            << "\nusage: cnndiag_bench [--bench b1,b2,b3,b4,probe] [--threads 1,2] [--repeats N]"
                " [--quiet-wait S] [--configs DIR] [--denormals flush|keep] [--steps N]\n";
   std::exit(2);
 }
@@ -234,6 +236,70 @@ void run_net(const Net& net, int threads, const Options& o) {
   std::cout << line.str() << std::endl;
 }
 
+// One timed diagnostic task, repeated like the training benchmarks (quiet wait, others_load),
+// printed as a JSON line {"tool":"cnndiag","bench":bench,"name":name,…}.
+template <typename Task>
+void time_task(const std::string& bench, const std::string& name, int threads, const Options& o,
+               Task&& task) {
+  set_num_threads(threads);
+  task();  // warm-up (page faults, caches)
+  std::vector<double> seconds, loads, waits;
+  for (int r = 0; r < o.repeats; ++r) {
+    waits.push_back(wait_until_quiet(o.quiet_wait));
+    const CpuSample before = cpu_sample();
+    const auto start = std::chrono::steady_clock::now();
+    task();
+    const auto stop = std::chrono::steady_clock::now();
+    const CpuSample after = cpu_sample();
+    seconds.push_back(std::chrono::duration<double>(stop - start).count());
+    loads.push_back(others_load(before, after));
+  }
+  std::ostringstream line;
+  line.precision(6);
+  line << "{\"tool\":\"cnndiag\",\"bench\":\"" << bench << "\",\"name\":\"" << name
+       << "\",\"threads\":" << threads << ",\"seconds\":" << json_list(seconds)
+       << ",\"median_s\":" << median(seconds) << ",\"others_load\":" << json_list(loads)
+       << ",\"quiet_wait_s\":" << json_list(waits) << ",\"peak_rss_kib\":" << peak_rss_kib()
+       << "}";
+  std::cout << line.str() << std::endl;
+}
+
+// B4: the exhaustive float64 gradient check of every B1 parameter (1634), as torch's full
+// gradcheck does it: parameters only, at the config's initial params on its batch. Also the
+// sampled check of B2 (issue 5: under 2 s) and the probe of one trained seed checkpoint
+// (issue 4: well under a second).
+void run_diagnostics(const std::string& id, int threads, const Options& o) {
+  if (id == "b4") {
+    const Config b1 = load_config(o.configs / "b1.toml");
+    GradcheckSettings exhaustive;
+    exhaustive.mode = GradcheckMode::kExhaustive;
+    exhaustive.output_grads = false;
+    time_task("b4", "gradcheck-exhaustive", threads, o, [&] {
+      const GradcheckResult r = gradcheck_config(b1, exhaustive);
+      if (r.mismatching() != 0) throw std::runtime_error("B1 gradcheck found a mismatch");
+    });
+    const Config b2 = load_config(o.configs / "b2.toml");
+    GradcheckSettings sampled;
+    sampled.mode = GradcheckMode::kSampled;
+    sampled.output_grads = false;
+    time_task("b4", "b2-sampled", threads, o, [&] { gradcheck_config(b2, sampled); });
+    return;
+  }
+  // "probe": train the seed example into a scratch folder (untimed), then time the probe of its
+  // last checkpoint: observe (forward and backward in float64) and every probe.
+  Config seed = load_config(o.configs / "../seed/net.toml");
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "cnndiag-bench-probe";
+  std::filesystem::remove_all(dir);
+  TrainOptions train_options;
+  train_options.out_dir = dir;
+  const TrainResult run = train(seed, train_options);
+  time_task("probe", "seed-checkpoint", threads, o, [&] {
+    Observation obs = observe_checkpoint(run.checkpoints.back());
+    probe_report(obs, {});
+  });
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cnndiag::bench
 
@@ -242,9 +308,13 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
     for (const std::string& id : o.benches) {
+      if (id == "b4" || id == "probe") {
+        for (int t : o.threads) run_diagnostics(id, t, o);
+        continue;
+      }
       const auto it = std::find_if(nets().begin(), nets().end(),
                                    [&](const Net& n) { return n.id == id; });
-      if (it == nets().end()) usage("unknown benchmark " + id + " (b1, b2, b3)");
+      if (it == nets().end()) usage("unknown benchmark " + id + " (b1, b2, b3, b4, probe)");
       for (int t : o.threads) run_net(*it, t, o);
     }
   } catch (const std::exception& e) {

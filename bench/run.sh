@@ -80,8 +80,10 @@ for round in $(seq 1 "$rounds"); do
       run_torch "$b" "$t"
     done
   done
-  # B4 (gradient checks): torch only until cnndiag's gradcheck lands (docs/bench.md).
-  echo "round $round/$rounds: b4 (torch gradcheck)" >&2
+  # B4 (gradient checks), interleaved like the rest; then the probe of a seed checkpoint.
+  echo "round $round/$rounds: b4 (gradient checks)" >&2
+  "$build/bench/cnndiag_bench" --bench b4,probe --threads 1 --repeats "$repeats" \
+    --quiet-wait "$quiet_wait" >> "$out/cnndiag.jsonl"
   run_torch b4 1
 done
 
