@@ -95,7 +95,7 @@ def main():
              "|---|---|---|---|---|---|---|---|---|---|"]
     verdicts = []
     for (bench, name, threads), m in sorted(ours.items()):
-        if bench == "b4":
+        if bench in ("b4", "probe"):
             continue
         r = m["row"]
         t = theirs.get((bench, name, threads))
@@ -140,7 +140,8 @@ def main():
     # B4
     b4 = {k[1]: m for k, m in theirs.items() if k[0] == "b4"}
     if b4:
-        lines += ["", "| B4 gradient check (B1 loss, float64, 1634 params) | median s (min–max) |",
+        lines += ["", "| B4 gradient check (B1 loss, float64, 1634 params); cnndiag also: sampled check of "
+                  "B2 (61,706 params), probe of one seed checkpoint | median s (min–max) |",
                   "|---|---|"]
         for name in ("gradcheck-full", "gradcheck-fast", "gradcheck-central"):
             if name in b4:
