@@ -72,6 +72,7 @@ Command make_check_command(CLI::App& app, GlobalOptions& global) {
       "Example (CI):\n"
       "  cnndiag probe runs/x/ckpt-00000300.h5 --format json --output report.json --fail-on never\n"
       "  cnndiag check report.json --baseline ci/baseline.json --tolerance rho=0.1");
+  split_help(*sub);
   sub->add_option("report", args->report, "The report to check (cnndiag probe --format json)")
       ->required();
   sub->add_option("-b,--baseline", args->baseline, "The baseline report")->required();

@@ -24,6 +24,10 @@ struct Command {
   std::function<int()> run;
 };
 
+/// Keeps the first paragraph of a subcommand's description as its description (what
+/// `cnndiag --help` lists) and moves the rest to its footer (shown by `cnndiag CMD --help`).
+void split_help(CLI::App& sub);
+
 /// Adds -v/-q/--log-file/--no-color to an app or subcommand.
 void add_global_options(CLI::App& app, GlobalOptions& options);
 /// Configures spdlog: a console sink on stderr at the chosen verbosity, an optional file sink.

@@ -13,6 +13,14 @@
 
 namespace cnndiag::cli {
 
+void split_help(CLI::App& sub) {
+  const std::string text = sub.get_description();
+  const auto cut = text.find("\n\n");
+  if (cut == std::string::npos) return;
+  sub.description(text.substr(0, cut));
+  sub.footer("\n" + text.substr(cut + 2));
+}
+
 void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_flag("-v,--verbose", options.verbose, "More detail in the log (-vv for debug)");
   app.add_flag("-q,--quiet", options.quiet, "Only errors on the console");

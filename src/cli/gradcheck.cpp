@@ -272,6 +272,7 @@ Command make_gradcheck_command(CLI::App& app, GlobalOptions& global) {
       "  cnndiag gradcheck runs/net/ckpt-00001000.h5 --mode directional --format json\n"
       "  cnndiag gradcheck --config data/examples/seed/against.toml \\\n"
       "                    --against data/examples/seed/seed-grads.mat");
+  split_help(*sub);
   sub->add_option("checkpoint", args->checkpoint, "A checkpoint (.h5) to check")
       ->check(CLI::ExistingFile);
   sub->add_option("-c,--config", args->config, "Check this config's network at its initial params")

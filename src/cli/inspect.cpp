@@ -185,6 +185,7 @@ Command make_inspect_command(CLI::App& app, GlobalOptions& global) {
       "  ckpt-*.h5     a checkpoint: iteration, seed, every tensor with its shape and norm\n"
       "  data.h5/.mat  every dataset or variable: shape, dtype, min, max, mean, NaN count\n\n"
       "Example:\n  cnndiag inspect data/examples/seed/net.toml");
+  split_help(*sub);
   sub->add_option("file", args->file, "A .toml config, a checkpoint, or an HDF5/MAT data file")
       ->required();
   sub->add_option("--format", args->format, "text or json")

@@ -166,6 +166,7 @@ Command make_probe_command(CLI::App& app, GlobalOptions& global) {
       "  cnndiag probe data/examples/seed/runs/net/ckpt-00010000.h5\n"
       "  cnndiag probe data/examples/seed/runs/net --format json --output report.json\n"
       "  cnndiag probe runs/x/ckpt-00000300.h5 --fail-on error --junit probe.xml   # in CI");
+  split_help(*sub);
   sub->add_option("target", args->targets, "Checkpoint(s) or a folder of checkpoints");
   sub->add_option("--config", args->config,
                   "With --weights: the network, its data and the [import] mapping");

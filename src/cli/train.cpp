@@ -95,6 +95,7 @@ Command make_train_command(CLI::App& app, GlobalOptions& global) {
       "Ctrl-C writes a checkpoint of the last finished step and exits 130; a non-finite loss\n"
       "stops training, writes a checkpoint and exits 1.\n\n"
       "Example:\n  cnndiag train --config data/examples/seed/net.toml --iterations 2000");
+  split_help(*sub);
   sub->add_option("-c,--config", args->config, "The network and data, in TOML")
       ->required()
       ->check(CLI::ExistingFile);

@@ -12,7 +12,7 @@ cnndiag_e2e(NAME train.seed_50_iterations
 
 # --help teaches: what train does, where checkpoints go, Ctrl-C and non-finite behaviour, options.
 cnndiag_e2e(NAME train.help ARGS train --help
-            MATCH "Train the network of a TOML config.*ckpt-<iteration>\\.h5.*Ctrl-C writes a checkpoint[^\n]*exits 130.*non-finite loss.*exits 1.*--config.*--iterations.*--out.*--resume.*--threads.*--seed")
+            MATCH "Train the network of a TOML config.*--config.*--iterations.*--out.*--resume.*--threads.*--seed.*ckpt-<iteration>\\.h5.*Ctrl-C writes a checkpoint[^\n]*exits 130.*non-finite loss.*exits 1")
 cnndiag_e2e(NAME inspect.help ARGS inspect --help
             MATCH "what a config, checkpoint or data file holds.*ckpt-\\*\\.h5 +a checkpoint: iteration")
 cnndiag_e2e(NAME main.help ARGS --help MATCH "train.*inspect")
