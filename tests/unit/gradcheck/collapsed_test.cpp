@@ -90,9 +90,13 @@ TEST_P(Collapsed, SampledProbeModeAgrees) {
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Collapsed, ::testing::Values(0, 50, 1000, 10000));
 
 TEST(Collapsed, ChainReferenceIsUsedOnlyWhereTheDirectOneIsInconclusive) {
-  const auto at_init = by_tensor(gradcheck_checkpoint(checkpoint_of("net.toml", 0), {}));
+  // by_tensor() points into the result: keep each result alive while its map is used.
+  const GradcheckResult init_result = gradcheck_checkpoint(checkpoint_of("net.toml", 0), {});
+  const auto at_init = by_tensor(init_result);
   for (const auto& [tensor, c] : at_init) EXPECT_EQ(c->reference, "direct") << tensor;
-  const auto collapsed = by_tensor(gradcheck_checkpoint(checkpoint_of("net.toml", 10000), {}));
+  const GradcheckResult collapsed_result =
+      gradcheck_checkpoint(checkpoint_of("net.toml", 10000), {});
+  const auto collapsed = by_tensor(collapsed_result);
   EXPECT_EQ(collapsed.at("fc2.weight")->reference, "direct");
   for (const char* tiny : {"fc1.weight", "conv1.weight", "conv1.bias", "conv1:output"}) {
     EXPECT_EQ(collapsed.at(tiny)->reference, "chain") << tiny;
