@@ -92,6 +92,11 @@ class Model {
   /// Every buffer as ("layer.buffer", Buffer*).
   std::vector<std::pair<std::string, Buffer<T>*>> named_buffers();
 
+  /// The non-trainable buffers' values (batchnorm running statistics), and putting them back: a
+  /// training-mode forward made only to look (checkpoint gradients, probes) must not move them.
+  std::vector<Tensor<T>> buffer_values();
+  void set_buffer_values(const std::vector<Tensor<T>>& values);
+
   /// Copies values (and buffers) from a model of the same architecture, converting the scalar type.
   template <typename U>
   void copy_params_from(Model<U>& other);

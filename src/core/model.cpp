@@ -170,6 +170,22 @@ std::vector<std::pair<std::string, Buffer<T>*>> Model<T>::named_buffers() {
   return out;
 }
 
+template <typename T>
+std::vector<Tensor<T>> Model<T>::buffer_values() {
+  std::vector<Tensor<T>> values;
+  for (auto& [key, buffer] : named_buffers()) values.push_back(buffer->value);
+  return values;
+}
+
+template <typename T>
+void Model<T>::set_buffer_values(const std::vector<Tensor<T>>& values) {
+  std::size_t i = 0;
+  for (auto& [key, buffer] : named_buffers()) {
+    CNNDIAG_ASSERT(i < values.size(), "fewer buffer values than buffers");
+    buffer->value = values[i++];
+  }
+}
+
 template class Model<float>;
 template class Model<double>;
 

@@ -187,15 +187,13 @@ void TrainingRun<T>::next_batch(const Tensor<T>*& x, const Targets<T>*& t) {
 // statistics are put back afterwards so that writing a checkpoint never changes the run.
 template <typename T>
 std::vector<NamedTensor> TrainingRun<T>::data_gradients() {
-  std::vector<Tensor<T>> saved;
-  for (auto& [key, buffer] : model_.named_buffers()) saved.push_back(buffer->value);
+  const std::vector<Tensor<T>> saved = model_.buffer_values();
   model_.zero_grads();
   const Tensor<T>& y = model_.forward(wb_.batch.inputs, true);
   dy_.resize(y.shape());
   loss_.evaluate(y, wb_.batch.targets, &dy_);
   model_.backward(dy_);
-  std::size_t i = 0;
-  for (auto& [key, buffer] : model_.named_buffers()) buffer->value = saved[i++];
+  model_.set_buffer_values(saved);
   std::vector<NamedTensor> grads;
   for (auto& [key, param] : model_.named_params())
     grads.push_back({key, param->grad.template cast<double>()});

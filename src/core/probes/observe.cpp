@@ -70,8 +70,7 @@ void run_observation(Observation& o) {
   model.set_observer(&recorder);
   // Training mode, as the gradient the run followed was computed; batchnorm's running
   // statistics are restored afterwards.
-  std::vector<Tensor<double>> saved;
-  for (auto& [key, b] : model.named_buffers()) saved.push_back(b->value);
+  const std::vector<Tensor<double>> saved = model.buffer_values();
   model.zero_grads();
   const Tensor<double>& y = model.forward(o.inputs, true);
   const Loss<double> loss(o.config.loss);
@@ -80,8 +79,7 @@ void run_observation(Observation& o) {
   loss.per_sample(y, o.targets, o.per_sample_loss);
   model.backward(dy);
   model.set_observer(nullptr);
-  std::size_t k = 0;
-  for (auto& [key, b] : model.named_buffers()) b->value = saved[k++];
+  model.set_buffer_values(saved);
   for (std::size_t i = 0; i < o.layers.size(); ++i)
     o.layers[i].input = i == 0 ? o.inputs : o.layers[i - 1].output;
 
