@@ -74,6 +74,8 @@ class Conv2d final : public Layer<T> {
   std::vector<T> dcols_;           // chunks × (K, P)
   Index gemm_workspace_ = 0;       // elements of GEMM packing scratch per chunk (gemm.hpp)
   std::vector<T> gemm_scratch_;    // chunks × gemm_workspace_
+  std::vector<T> packed_weight_;    // W packed for the forward GEMM (empty if not packed)
+  std::vector<T> packed_weight_t_;  // Wᵀ packed for the data-gradient GEMM (likewise)
   std::vector<T> partial_grads_;   // (chunks − 1) × [(OC, K) weight, (OC) bias]
   std::vector<T> rotated_weight_;  // (OC, C, KH, KW), only used by kernel_not_flipped
 };

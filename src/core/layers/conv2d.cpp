@@ -52,17 +52,58 @@ T sum_lanes(const T* __restrict v, Index n) {
   return sum + rest;
 }
 
+// "Same" convolutions (stride 1, OW = W, OH = H: a 3×3 kernel with pad 1, 5×5 with pad 2, …) have
+// a shortcut: the row (c, kh, kw) of the im2col matrix is the whole input plane shifted by
+//   shift = (kh − PH)·W + (kw − PW)
+// flat elements, except for the wrapped-around columns (ow + kw − PW outside [0, W)) and the rows
+// that fall outside the plane, which are padding. So each row is one long copy (or, for col2im,
+// one long add) plus a few scalar fix-ups, instead of one short copy per output row.
+struct ShiftedRow {
+  Index shift;             // source index − destination index
+  Index begin, end;        // destination range [begin, end) whose source lies inside the plane
+  Index wrap_lo, wrap_hi;  // columns [0, wrap_lo) and [wrap_hi, W) read padding
+};
+bool same_shape_stride1(const WindowGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.out_w == g.in_w && g.out_h == g.in_h;
+}
+ShiftedRow shifted_row(const WindowGeometry& g, Index kh, Index kw) {
+  const Index dh = kh - g.pad_h, dw = kw - g.pad_w, W = g.in_w, plane = g.in_plane();
+  ShiftedRow r;
+  r.shift = dh * W + dw;
+  const Index oh_begin = std::clamp<Index>(-dh, 0, g.out_h);
+  const Index oh_end = std::clamp<Index>(g.in_h - dh, oh_begin, g.out_h);
+  r.begin = std::clamp<Index>(std::max(oh_begin * W, -r.shift), 0, plane);
+  r.end = std::clamp<Index>(std::min(oh_end * W, plane - r.shift), r.begin, plane);
+  r.wrap_lo = std::clamp<Index>(-dw, 0, W);
+  r.wrap_hi = std::clamp<Index>(W - dw, r.wrap_lo, W);
+  return r;
+}
+
 // im2col for one sample.  x: (C, H, W)  →  cols: (K, P), K = C·KH·KW rows ordered (c, kh, kw)
 // like the weight's flattening, P = OH·OW columns ordered (oh, ow) like the output:
 //   cols[(c, kh, kw), (oh, ow)] = x[c, oh·SH − PH + kh, ow·SW − PW + kw]   (0 in the padding)
 template <typename T>
 void im2col(const T* x, const WindowGeometry& g, T* cols) {
   const Index P = g.out_plane();
+  const bool shifted = same_shape_stride1(g);
   for (Index c = 0; c < g.channels; ++c) {
     const T* plane = x + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {
       for (Index kw = 0; kw < g.kernel_w; ++kw) {
         T* row = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
+        if (shifted) {
+          const ShiftedRow r = shifted_row(g, kh, kw);
+          std::fill(row, row + r.begin, T(0));
+          std::memcpy(row + r.begin, plane + r.begin + r.shift,
+                      static_cast<std::size_t>(r.end - r.begin) * sizeof(T));
+          std::fill(row + r.end, row + P, T(0));
+          for (Index oh = 0; oh < g.out_h; ++oh) {
+            T* out = row + oh * g.out_w;
+            for (Index ow = 0; ow < r.wrap_lo; ++ow) out[ow] = T(0);
+            for (Index ow = r.wrap_hi; ow < g.out_w; ++ow) out[ow] = T(0);
+          }
+          continue;
+        }
         const ValidRange cols_ok = valid_outputs(kw, g.out_w, g.in_w, g.stride_w, g.pad_w);
         for (Index oh = 0; oh < g.out_h; ++oh) {
           T* out = row + oh * g.out_w;
@@ -75,8 +116,10 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
           const Index base = ih * g.in_w - g.pad_w + kw;
           std::fill(out, out + cols_ok.begin, T(0));
           if (g.stride_w == 1) {
-            std::memcpy(out + cols_ok.begin, plane + base + cols_ok.begin,
-                        static_cast<std::size_t>(cols_ok.end - cols_ok.begin) * sizeof(T));
+            // Short runs (OW is 10 in LeNet): an inline loop, not a memcpy call per run.
+            const T* __restrict from = plane + base;
+            T* __restrict to = out;
+            for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow) to[ow] = from[ow];
           } else {
             for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow)
               out[ow] = plane[base + ow * g.stride_w];
@@ -91,23 +134,45 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
 // col2im for one sample, the adjoint of im2col: every column entry is added back to the input
 // pixel it was copied from (entries that came from padding are dropped).
 //   dx[c, ih, iw] = Σ over (kh, kw, oh, ow) that read (ih, iw) of dcols[(c, kh, kw), (oh, ow)]
+// dcols is scratch: the shifted-row path zeroes its padding entries in place before the add.
 template <typename T>
-void col2im(const T* dcols, const WindowGeometry& g, T* dx) {
+void col2im(T* dcols, const WindowGeometry& g, T* dx) {
   const Index P = g.out_plane();
+  const bool shifted = same_shape_stride1(g);
   std::fill(dx, dx + g.channels * g.in_plane(), T(0));
   for (Index c = 0; c < g.channels; ++c) {
     T* plane = dx + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {
       for (Index kw = 0; kw < g.kernel_w; ++kw) {
-        const T* row = dcols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
+        T* row = dcols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
+        if (shifted) {
+          // Entries of wrapped-around columns came from padding: drop them, then one long add.
+          const ShiftedRow r = shifted_row(g, kh, kw);
+          for (Index oh = 0; oh < g.out_h; ++oh) {
+            T* src = row + oh * g.out_w;
+            for (Index ow = 0; ow < r.wrap_lo; ++ow) src[ow] = T(0);
+            for (Index ow = r.wrap_hi; ow < g.out_w; ++ow) src[ow] = T(0);
+          }
+          T* __restrict to = plane + r.begin + r.shift;
+          const T* __restrict from = row + r.begin;
+          for (Index q = 0; q < r.end - r.begin; ++q) to[q] += from[q];
+          continue;
+        }
         const ValidRange cols_ok = valid_outputs(kw, g.out_w, g.in_w, g.stride_w, g.pad_w);
         for (Index oh = 0; oh < g.out_h; ++oh) {
           const Index ih = oh * g.stride_h - g.pad_h + kh;
           if (ih < 0 || ih >= g.in_h) continue;
           const T* src = row + oh * g.out_w;
           const Index base = ih * g.in_w - g.pad_w + kw;
-          for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow)
-            plane[base + ow * g.stride_w] += src[ow];
+          if (g.stride_w == 1) {
+            // Contiguous on both sides: a vectorised add of one run of the row.
+            T* __restrict to = plane + base;
+            const T* __restrict from = src;
+            for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow) to[ow] += from[ow];
+          } else {
+            for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow)
+              plane[base + ow * g.stride_w] += src[ow];
+          }
         }
       }
     }
@@ -168,6 +233,9 @@ void Conv2d<T>::ensure_scratch(int chunks) {
                               detail::gemm_workspace_size<T>(OC, K, P),
                               detail::gemm_workspace_size<T>(K, P, OC)});
   gemm_scratch_.resize(static_cast<std::size_t>(gemm_workspace_ * chunks));
+  // W packed once per call for the forward product, Wᵀ for the data gradient's (gemm_pack_lhs).
+  packed_weight_.resize(static_cast<std::size_t>(detail::gemm_lhs_size<T>(OC, P, K)));
+  packed_weight_t_.resize(static_cast<std::size_t>(detail::gemm_lhs_size<T>(K, P, OC)));
   partial_grads_.resize(partial * static_cast<std::size_t>(chunks - 1));
   scratch_chunks_ = chunks;
 }
@@ -203,6 +271,10 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
         min_samples_per_chunk_);
     return;
   }
+  // W is the left operand of every sample's product: packed once here, shared by the chunks.
+  const T* packed_w = detail::gemm_pack_lhs<T>(OC, P, K, {weight, K, 1}, packed_weight_.data())
+                          ? packed_weight_.data()
+                          : nullptr;
   parallel_for(
       0, N,
       [&](Index begin, Index end, int chunk) {
@@ -211,7 +283,8 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
         for (Index n = begin; n < end; ++n) {
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
           T* y_n = y.data() + n * OC * P;
-          detail::gemm<T>(OC, P, K, {weight, K, 1}, {cols, P, 1}, y_n, P, false, scratch);
+          detail::gemm<T>(OC, P, K, {weight, K, 1}, {cols, P, 1}, y_n, P, false, scratch,
+                          packed_w);
           if (bias != nullptr)
             detail::MatrixMap<T>(y_n, OC, P).colwise() += detail::ConstVectorMap<T>(bias, OC);
         }
@@ -257,6 +330,13 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
     weight_for_dx = rotated_weight_.data();
   }
 
+  // Wᵀ is the left operand of every sample's data-gradient product: packed once, shared.
+  const T* packed_wt =
+      dx != nullptr && !direct() &&
+              detail::gemm_pack_lhs<T>(K, P, OC, {weight_for_dx, 1, K}, packed_weight_t_.data())
+          ? packed_weight_t_.data()
+          : nullptr;
+
   const Index partial_size = OC * (K + 1);
   std::fill(partial_grads_.begin(),
             partial_grads_.begin() + std::max(0, chunks - 1) * partial_size, T(0));
@@ -295,7 +375,7 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
           if (dx != nullptr) {
             // dcols_n (K, P) = Wᵀ (K, OC) · dy_n (OC, P).
             detail::gemm<T>(K, P, OC, {weight_for_dx, 1, K}, {dy_n, P, 1}, dcols, P, false,
-                            scratch);
+                            scratch, packed_wt);
             col2im(dcols, g, dx->data() + n * g.channels * g.in_plane());
           }
         }

@@ -71,14 +71,57 @@ constexpr Index kKc = 256;  // depth of a block
 constexpr Index kMc = 96;   // rows of an A block (a multiple of every MR below)
 constexpr Index kNc = 512;  // columns of a B block (a multiple of every NR below)
 
+Index ceil_div(Index x, Index by) { return (x + by - 1) / by; }
+Index round_up(Index x, Index to) { return ceil_div(x, to) * to; }
+
+// Depth of the blocks k is cut into: ceil(k / kKc) blocks of (almost) equal depth, so that a depth
+// just above kKc (conv 64@3×3 over 32 channels has k = 288) is not cut into 256 + 32, where the
+// thin last block would load and store every C tile again for a handful of multiply-adds.
+Index depth_block(Index k) { return ceil_div(k, ceil_div(k, kKc)); }
+
+// dst row t (t < 8) ← column t of the 8×8 block at src: dst[t·dst_stride + r] = src[r·src_stride + t].
+// The classic three-stage AVX transpose: interleave pairs of rows (unpack), then pairs of pairs
+// (shuffle), then swap 128-bit halves (permute2f128). Both packers below use it to turn "rows of
+// the source along k" into "k-major panels" eight by eight instead of one scalar at a time.
+__attribute__((target("avx2"))) void transpose_8x8(const float* src, Index src_stride, float* dst,
+                                                   Index dst_stride) {
+  __m256 r[8], t[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+#pragma GCC unroll 4
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // r_i0 r_{i+1}0 r_i1 r_{i+1}1 | …4 …5
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // r_i2 r_{i+1}2 r_i3 r_{i+1}3 | …6 …7
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // column 0 | 4 of rows i..i+3
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // column 1 | 5
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);  // column 2 | 6
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);  // column 3 | 7
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
 // A block (mc × kc) → panels of MR rows, k-major: dst[(p·kc + kk)·MR + r] = A[p·MR + r, kk].
+// A row-major A (cs = 1) is read as MR rows along k: with MR = 8, eight 8×8 transposes per 64 k.
 template <int MR>
 void pack_a(const float* a, Index rs, Index cs, Index mc, Index kc, float* dst) {
   for (Index i0 = 0; i0 < mc; i0 += MR) {
     const Index rows = std::min<Index>(MR, mc - i0);
     if (rows == MR && cs == 1) {
-      for (Index kk = 0; kk < kc; ++kk)
+      Index kk = 0;
+      if constexpr (MR == 8)
+        for (; kk + 8 <= kc; kk += 8) transpose_8x8(a + i0 * rs + kk, rs, dst + kk * MR, MR);
+      for (; kk < kc; ++kk)
         for (int r = 0; r < MR; ++r) dst[kk * MR + r] = a[(i0 + r) * rs + kk];
+    } else if (rows == MR && rs == 1) {
+      // Column-major A (a transposed buffer): the MR values of one k are contiguous.
+      for (Index kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * MR, a + i0 + kk * cs, MR * sizeof(float));
     } else {
       for (Index kk = 0; kk < kc; ++kk)
         for (int r = 0; r < MR; ++r)
@@ -99,8 +142,19 @@ void pack_b(const float* b, Index rs, Index cs, Index kc, Index nc, float* dst) 
         std::fill(dst + kk * NR + cols, dst + kk * NR + NR, 0.0f);
       }
     } else {
-      // Transposed B: column j of the block is contiguous in memory. Read it along k.
-      for (Index j = 0; j < NR; ++j) {
+      // Transposed B: column j of the block is contiguous in memory (rs = 1) or strided. With
+      // rs = 1, eight columns × eight k at a time go through one 8×8 transpose.
+      Index j = 0;
+      if (rs == 1) {
+        for (; j + 8 <= cols; j += 8) {
+          const float* src = b + (j0 + j) * cs;
+          Index kk = 0;
+          for (; kk + 8 <= kc; kk += 8) transpose_8x8(src + kk, cs, dst + kk * NR + j, NR);
+          for (; kk < kc; ++kk)
+            for (Index jj = 0; jj < 8; ++jj) dst[kk * NR + j + jj] = src[jj * cs + kk];
+        }
+      }
+      for (; j < NR; ++j) {
         if (j < cols) {
           const float* src = b + (j0 + j) * cs;
           for (Index kk = 0; kk < kc; ++kk) dst[kk * NR + j] = src[kk * rs];
@@ -175,35 +229,56 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(Index kc, const float* a, c
 
 using Kernel = void (*)(Index, const float*, const float*, float*, Index, bool);
 
-Index round_up(Index x, Index to) { return (x + to - 1) / to * to; }
-
 // Floats of workspace the packed path needs: one A block and one B block as large as the shapes
 // require, plus 16 to align the start to 64 bytes.
 template <int MR, int NR>
 Index packed_workspace(Index m, Index n, Index k) {
-  const Index kc = std::min(kKc, k);
+  const Index kc = depth_block(k);
   return round_up(std::min(kMc, m), MR) * kc + kc * round_up(std::min(kNc, n), NR) + 16;
+}
+
+// A packed once for every block of a product (see gemm_pack_lhs): depth block by depth block
+// (each kc deep), all of A's rows in MR panels: block (ic, pc) starts at pc·round_up(m, MR) + ic·kc.
+template <int MR>
+Index packed_lhs_size(Index m, Index k) {
+  return round_up(m, MR) * k;
+}
+template <int MR>
+void pack_lhs(Index m, Index k, StridedMatrix<float> a, float* dst) {
+  const Index depth = depth_block(k), rows = round_up(m, MR);
+  for (Index pc = 0; pc < k; pc += depth) {
+    const Index kc = std::min(depth, k - pc);
+    for (Index ic = 0; ic < m; ic += kMc)
+      pack_a<MR>(a.data + ic * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
+                 std::min(kMc, m - ic), kc, dst + pc * rows + ic * kc);
+  }
 }
 
 template <int MR, int NR>
 void gemm_packed(Kernel kernel, Index m, Index n, Index k, StridedMatrix<float> a,
-                 StridedMatrix<float> b, float* c, Index ldc, bool accumulate, float* workspace) {
+                 const float* packed_a, StridedMatrix<float> b, float* c, Index ldc,
+                 bool accumulate, float* workspace) {
   // 64-byte alignment for the kernels' aligned loads of packed B.
   const auto address = reinterpret_cast<std::uintptr_t>(workspace);
+  const Index depth = depth_block(k);
   float* pb = workspace + ((64 - address % 64) % 64) / sizeof(float);
-  float* pa = pb + std::min(kKc, k) * round_up(std::min(kNc, n), NR);
+  float* pa_scratch = pb + depth * round_up(std::min(kNc, n), NR);
   alignas(64) float tile[MR * NR];
   for (Index jc = 0; jc < n; jc += kNc) {
     const Index nc = std::min(kNc, n - jc);
-    for (Index pc = 0; pc < k; pc += kKc) {
-      const Index kc = std::min(kKc, k - pc);
+    for (Index pc = 0; pc < k; pc += depth) {
+      const Index kc = std::min(depth, k - pc);
       const bool acc = accumulate || pc > 0;  // later depth blocks add to the earlier ones
       pack_b<NR>(b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride, kc,
                  nc, pb);
       for (Index ic = 0; ic < m; ic += kMc) {
         const Index mc = std::min(kMc, m - ic);
-        pack_a<MR>(a.data + ic * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride, mc,
-                   kc, pa);
+        const float* pa = pa_scratch;
+        if (packed_a != nullptr)
+          pa = packed_a + pc * round_up(m, MR) + ic * kc;
+        else
+          pack_a<MR>(a.data + ic * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
+                     mc, kc, pa_scratch);
         for (Index jr = 0; jr < nc; jr += NR) {
           const Index cols = std::min<Index>(NR, nc - jr);
           for (Index ir = 0; ir < mc; ir += MR) {
@@ -275,26 +350,64 @@ Index gemm_workspace_size<float>(Index m, Index n, Index k) {
 }
 
 template <>
+Index gemm_lhs_size<double>(Index, Index, Index) {
+  return 0;
+}
+
+template <>
+Index gemm_lhs_size<float>(Index m, Index n, Index k) {
+  if (m <= 0 || n <= 0 || !use_packed(m, n, k)) return 0;
+#ifdef CNNDIAG_GEMM_X86
+  return cpu_isa() == Isa::kAvx512 ? packed_lhs_size<kMr512>(m, k) : packed_lhs_size<kMr256>(m, k);
+#else
+  return 0;
+#endif
+}
+
+template <>
+bool gemm_pack_lhs<double>(Index, Index, Index, StridedMatrix<double>, double*) {
+  return false;
+}
+
+template <>
+bool gemm_pack_lhs<float>(Index m, Index n, Index k, StridedMatrix<float> a, float* packed) {
+  if (gemm_lhs_size<float>(m, n, k) == 0) return false;
+#ifdef CNNDIAG_GEMM_X86
+  if (cpu_isa() == Isa::kAvx512)
+    pack_lhs<kMr512>(m, k, a, packed);
+  else
+    pack_lhs<kMr256>(m, k, a, packed);
+  return true;
+#else
+  (void)a, (void)packed;
+  return false;
+#endif
+}
+
+template <>
 void gemm<double>(Index m, Index n, Index k, StridedMatrix<double> a, StridedMatrix<double> b,
-                  double* c, Index ldc, bool accumulate, double* /*workspace*/) {
+                  double* c, Index ldc, bool accumulate, double* /*workspace*/,
+                  const double* /*packed_a*/) {
   if (m <= 0 || n <= 0) return;
   gemm_eigen(m, n, k, a, b, c, ldc, accumulate);
 }
 
 template <>
 void gemm<float>(Index m, Index n, Index k, StridedMatrix<float> a, StridedMatrix<float> b,
-                 float* c, Index ldc, bool accumulate, float* workspace) {
+                 float* c, Index ldc, bool accumulate, float* workspace, const float* packed_a) {
   if (m <= 0 || n <= 0) return;
 #ifdef CNNDIAG_GEMM_X86
   if (use_packed(m, n, k)) {
     if (cpu_isa() == Isa::kAvx512)
-      gemm_packed<kMr512, kNr512>(kernel_avx512, m, n, k, a, b, c, ldc, accumulate, workspace);
+      gemm_packed<kMr512, kNr512>(kernel_avx512, m, n, k, a, packed_a, b, c, ldc, accumulate,
+                                  workspace);
     else
-      gemm_packed<kMr256, kNr256>(kernel_avx2, m, n, k, a, b, c, ldc, accumulate, workspace);
+      gemm_packed<kMr256, kNr256>(kernel_avx2, m, n, k, a, packed_a, b, c, ldc, accumulate,
+                                  workspace);
     return;
   }
 #endif
-  (void)workspace;
+  (void)workspace, (void)packed_a;
   gemm_eigen(m, n, k, a, b, c, ldc, accumulate);
 }
 

@@ -35,9 +35,25 @@ Index gemm_workspace_size(Index m, Index n, Index k);
 /// C (m × n, row-major with leading dimension ldc) = A (m × k) · B (k × n), or C += A·B when
 /// `accumulate`. k = 0 gives C = 0 (or leaves C) as the empty sum. `workspace` holds at least
 /// gemm_workspace_size<T>(m, n, k) elements (any alignment) that no other thread uses meanwhile.
+///
+/// `packed_a`, when not null, is A as gemm_pack_lhs<T>(m, n, k, a, …) packed it (same shapes,
+/// same A, and gemm_pack_lhs returned true): the product then skips packing A. A layer whose
+/// weights are the left operand of one product per sample packs them once per call this way.
 template <typename T>
 void gemm(Index m, Index n, Index k, StridedMatrix<T> a, StridedMatrix<T> b, T* c, Index ldc,
-          bool accumulate, T* workspace);
+          bool accumulate, T* workspace, const T* packed_a = nullptr);
+
+/// Elements of the buffer gemm_pack_lhs<T>(m, n, k, …) fills; 0 when products of these shapes do
+/// not run the packed path (double, small shapes, no AVX2), so there is nothing to pack.
+template <typename T>
+Index gemm_lhs_size(Index m, Index n, Index k);
+
+/// Packs A (m × k) once for many products gemm<T>(m, n, k, a, …, packed) with the same A and
+/// shapes but different B. Returns false (and writes nothing) when these shapes do not run the
+/// packed path; pass packed_a = nullptr to gemm then. `packed` holds gemm_lhs_size<T>(m, n, k)
+/// elements.
+template <typename T>
+bool gemm_pack_lhs(Index m, Index n, Index k, StridedMatrix<T> a, T* packed);
 
 /// Which float kernel gemm<float> uses on this CPU: "avx512", "avx2" or "eigen".
 const char* gemm_kernel_name();

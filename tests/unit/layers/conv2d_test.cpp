@@ -86,6 +86,12 @@ TEST(Conv2d, FastMatchesNaiveReferenceOnOddShapes) {
       {Shape{2, 3, 3}, {2, 5, 5, 1, 1, 2, 2, true}},   // kernel larger than the input
       {Shape{1, 1, 8}, {2, 1, 3, 1, 2, 0, 1, true}},   // a single row
       {Shape{2, 6, 6}, {3, 3, 3, 3, 3, 1, 1, true}},   // stride equal to the kernel
+      // "Same" shape at stride 1 with more than 8 channel pairs: im2col/col2im's shifted-row path.
+      {Shape{3, 5, 7}, {4, 3, 3, 1, 1, 1, 1, true}},
+      {Shape{3, 4, 6}, {3, 5, 5, 1, 1, 2, 2, true}},   // kernel taller than the input
+      {Shape{3, 2, 2}, {3, 5, 5, 1, 1, 2, 2, false}},  // kernel larger than the input
+      {Shape{4, 6, 5}, {3, 3, 1, 1, 1, 1, 0, true}},   // 3×1 kernel, pad (1, 0)
+      {Shape{3, 3, 8}, {5, 1, 3, 1, 1, 0, 1, true}},   // 1×3 kernel, pad (0, 1)
   };
   Rng rng(11);
   for (const ConvCase& c : cases) {
