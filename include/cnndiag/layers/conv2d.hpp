@@ -70,8 +70,9 @@ class Conv2d final : public Layer<T> {
   std::vector<Param<T>> params_;   // weight (OC, C, KH, KW), then bias (OC) if any
   Index min_samples_per_chunk_ = 1;
   int scratch_chunks_ = 0;
-  std::vector<T> cols_;            // chunks × (K, P)
-  std::vector<T> dcols_;           // chunks × (K, P)
+  Index cols_stride_ = 0;          // elements per chunk in cols_ / dcols_
+  std::vector<T> cols_;            // chunks × (K, P) + slack (or the direct path's planes)
+  std::vector<T> dcols_;           // chunks × (K, P) + slack
   Index gemm_workspace_ = 0;       // elements of GEMM packing scratch per chunk (gemm.hpp)
   std::vector<T> gemm_scratch_;    // chunks × gemm_workspace_
   std::vector<T> packed_weight_;    // W packed for the forward GEMM (empty if not packed)

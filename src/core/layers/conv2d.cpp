@@ -1,7 +1,9 @@
 #include "cnndiag/layers/conv2d.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "cnndiag/errors.hpp"
 #include "cnndiag/parallel.hpp"
@@ -9,6 +11,11 @@
 #include "layers/conv2d_direct.hpp"
 #include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CNNDIAG_CONV_AVX512 1
+#endif
 
 namespace cnndiag {
 namespace {
@@ -52,6 +59,179 @@ T sum_lanes(const T* __restrict v, Index n) {
   return sum + rest;
 }
 
+// Short row runs at stride 1 (LeNet's conv2 has rows of 10): a memcpy call or a vectorised loop
+// with scalar tails costs ~30 cycles per run, more than the copy. With AVX-512 a run of up to 16
+// is one masked load (which also supplies the zeros around the run) and one plain store. The store
+// is deliberately full width: masked stores are slow on AMD's cores, so each row's store spills
+// up to 15 elements into the next row, which the next row's store then overwrites, and the last
+// row spills into kRowSlack elements that the cols buffers reserve for it.
+constexpr Index kRowSlack = 16;
+#ifdef CNNDIAG_CONV_AVX512
+bool row_kernels_avx512() {
+  static const bool on = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return on;
+}
+inline __mmask16 low_lanes(Index n) {
+  return n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+// out[ow] = from[ow − begin] for ow in [begin, end), 0 for the rest of [0, out_w); writes up to
+// 15 elements past out_w (see above).
+__attribute__((target("avx512f"), always_inline)) inline void copy_row_avx512(float* out, Index out_w, const float* from,
+                                                        Index begin, Index end) {
+  for (Index j0 = 0; j0 < out_w; j0 += 16) {
+    const Index lo = std::max(j0, begin), hi = std::min(j0 + 16, end);
+    __m512 v = _mm512_setzero_ps();
+    if (lo < hi) {
+      v = _mm512_maskz_loadu_ps(low_lanes(hi - lo), from + (lo - begin));
+      // The run starts inside this block (left padding): move its lanes up into place.
+      if (lo > j0)
+        v = _mm512_maskz_expand_ps(static_cast<__mmask16>(low_lanes(hi - lo) << (lo - j0)), v);
+    }
+    _mm512_storeu_ps(out + j0, v);
+  }
+}
+// All OH output rows of im2col row (c, kh, kw) at stride_w = 1, one call per row of the matrix:
+// row[oh, ow] = plane[ih·W + ow − PW + kw] for ow in the valid range [begin, end), else 0.
+__attribute__((target("avx512f"))) void im2col_rows_avx512(const float* plane,
+                                                           const WindowGeometry& g, Index kh,
+                                                           Index kw, Index begin, Index end,
+                                                           float* row) {
+  for (Index oh = 0; oh < g.out_h; ++oh) {
+    float* out = row + oh * g.out_w;
+    const Index ih = oh * g.stride_h - g.pad_h + kh;
+    if (ih < 0 || ih >= g.in_h || begin >= end) {
+      for (Index j0 = 0; j0 < g.out_w; j0 += 16) _mm512_storeu_ps(out + j0, _mm512_setzero_ps());
+      continue;
+    }
+    copy_row_avx512(out, g.out_w, plane + ih * g.in_w - g.pad_w + kw + begin, begin, end);
+  }
+}
+// to[i] += from[i] for i < n: 16 lanes, then 8, then scalars (no masked store: see above; and
+// `to` is the caller's gradient, whose neighbours another thread may be writing).
+__attribute__((target("avx512f"), always_inline)) inline void add_row_avx512(float* to, const float* from, Index n) {
+  Index i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(to + i, _mm512_add_ps(_mm512_loadu_ps(to + i), _mm512_loadu_ps(from + i)));
+  if (i + 8 <= n) {
+    _mm256_storeu_ps(to + i, _mm256_add_ps(_mm256_loadu_ps(to + i), _mm256_loadu_ps(from + i)));
+    i += 8;
+  }
+  for (; i < n; ++i) to[i] += from[i];
+}
+// Narrow planes (W ≤ 16 and OW ≤ 16 at stride 1: LeNet's conv2 reads 14-wide rows and writes
+// 10-wide ones): a whole input row fits one register, and the im2col row (c, kh, kw) for output row
+// oh is that register shifted by kw − PW lanes, zero where the window reads padding:
+//   out[ow] = x_row[ow + kw − PW]   if 0 ≤ ow + kw − PW < W,   else 0.
+// So each output row is one masked load, one permute and one store; no per-row run arithmetic.
+struct LaneShift {
+  __m512i index;  // lane j reads lane index[j]
+  __mmask16 keep; // lanes whose source is inside the row (and the destination inside its row)
+};
+__attribute__((target("avx512f"))) LaneShift lane_shift(Index shift, Index src_w, Index dst_w) {
+  alignas(64) std::int32_t index[16];
+  unsigned keep = 0;
+  for (Index j = 0; j < 16; ++j) {
+    const Index from = j + shift;
+    const bool ok = j < dst_w && from >= 0 && from < src_w;
+    index[j] = ok ? static_cast<std::int32_t>(from) : 0;
+    keep |= ok ? 1u << j : 0u;
+  }
+  return {_mm512_load_si512(index), static_cast<__mmask16>(keep)};
+}
+__attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
+                                                             const WindowGeometry& g,
+                                                             float* cols) {
+  const Index P = g.out_plane();
+  const __mmask16 row_in = low_lanes(g.in_w);
+  for (Index c = 0; c < g.channels; ++c) {
+    const float* plane = x + c * g.in_plane();
+    for (Index kh = 0; kh < g.kernel_h; ++kh) {
+      for (Index kw = 0; kw < g.kernel_w; ++kw) {
+        // Rows in ascending address order: each full-width store spills into the next row,
+        // which the next store overwrites (the last one into the buffer's slack).
+        float* row = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
+        const LaneShift s = lane_shift(kw - g.pad_w, g.in_w, g.out_w);
+        for (Index oh = 0; oh < g.out_h; ++oh) {
+          const Index ih = oh - g.pad_h + kh;
+          __m512 v = _mm512_setzero_ps();
+          if (ih >= 0 && ih < g.in_h)
+            v = _mm512_maskz_permutexvar_ps(s.keep, s.index,
+                                            _mm512_maskz_loadu_ps(row_in, plane + ih * g.in_w));
+          _mm512_storeu_ps(row + oh * g.out_w, v);
+        }
+      }
+    }
+  }
+}
+// The adjoint: dx_row[iw] += dcols_row[iw − kw + PW] over kw, i.e. the shift the other way.
+// dx must be zero on entry.
+__attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
+                                                             const WindowGeometry& g, float* dx) {
+  const Index P = g.out_plane();
+  const __mmask16 row_in = low_lanes(g.in_w), row_out = low_lanes(g.out_w);
+  for (Index c = 0; c < g.channels; ++c) {
+    float* plane = dx + c * g.in_plane();
+    for (Index kh = 0; kh < g.kernel_h; ++kh) {
+      const float* rows = dcols + (c * g.kernel_h + kh) * g.kernel_w * P;
+      for (Index oh = 0; oh < g.out_h; ++oh) {
+        const Index ih = oh - g.pad_h + kh;
+        if (ih < 0 || ih >= g.in_h) continue;
+        __m512 acc = _mm512_maskz_loadu_ps(row_in, plane + ih * g.in_w);
+        for (Index kw = 0; kw < g.kernel_w; ++kw) {
+          const LaneShift s = lane_shift(g.pad_w - kw, g.out_w, g.in_w);
+          const __m512 d = _mm512_maskz_loadu_ps(row_out, rows + kw * P + oh * g.out_w);
+          acc = _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps(s.keep, s.index, d));
+        }
+        _mm512_mask_storeu_ps(plane + ih * g.in_w, row_in, acc);
+      }
+    }
+  }
+}
+bool narrow_stride1(const WindowGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.in_w <= 16 && g.out_w <= 16;
+}
+
+// Not inlined: the shifted-row path calls it once per row of the matrix.
+__attribute__((target("avx512f"))) void add_run_avx512(float* to, const float* from, Index n) {
+  add_row_avx512(to, from, n);
+}
+// col2im's adjoint of im2col_rows_avx512: every valid run of row (c, kh, kw) added to its pixels.
+__attribute__((target("avx512f"))) void col2im_rows_avx512(const float* row,
+                                                           const WindowGeometry& g, Index kh,
+                                                           Index kw, Index begin, Index end,
+                                                           float* plane) {
+  if (begin >= end) return;
+  for (Index oh = 0; oh < g.out_h; ++oh) {
+    const Index ih = oh * g.stride_h - g.pad_h + kh;
+    if (ih < 0 || ih >= g.in_h) continue;
+    add_row_avx512(plane + ih * g.in_w - g.pad_w + kw + begin, row + oh * g.out_w + begin,
+                   end - begin);
+  }
+}
+#endif
+
+// One output row of im2col at stride 1: out[ow] = from[ow − begin] for ow in [begin, end), else 0.
+template <typename T>
+inline void copy_row(T* out, Index out_w, const T* from, Index begin, Index end) {
+  std::fill(out, out + begin, T(0));
+  for (Index ow = begin; ow < end; ++ow) out[ow] = from[ow - begin];
+  std::fill(out + std::max(begin, end), out + out_w, T(0));
+}
+
+// to[i] += from[i] for i in [0, n): col2im's runs.
+template <typename T>
+inline void add_row(T* __restrict to, const T* __restrict from, Index n) {
+#ifdef CNNDIAG_CONV_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (row_kernels_avx512()) return add_run_avx512(to, from, n);
+  }
+#endif
+  for (Index i = 0; i < n; ++i) to[i] += from[i];
+}
+
 // "Same" convolutions (stride 1, OW = W, OH = H: a 3×3 kernel with pad 1, 5×5 with pad 2, …) have
 // a shortcut: the row (c, kh, kw) of the im2col matrix is the whole input plane shifted by
 //   shift = (kh − PH)·W + (kw − PW)
@@ -82,10 +262,16 @@ ShiftedRow shifted_row(const WindowGeometry& g, Index kh, Index kw) {
 // im2col for one sample.  x: (C, H, W)  →  cols: (K, P), K = C·KH·KW rows ordered (c, kh, kw)
 // like the weight's flattening, P = OH·OW columns ordered (oh, ow) like the output:
 //   cols[(c, kh, kw), (oh, ow)] = x[c, oh·SH − PH + kh, ow·SW − PW + kw]   (0 in the padding)
+// cols has kRowSlack writable elements past K·P, which may be overwritten.
 template <typename T>
 void im2col(const T* x, const WindowGeometry& g, T* cols) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
+#ifdef CNNDIAG_CONV_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return im2col_narrow_avx512(x, g, cols);
+  }
+#endif
   for (Index c = 0; c < g.channels; ++c) {
     const T* plane = x + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {
@@ -105,6 +291,14 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
           continue;
         }
         const ValidRange cols_ok = valid_outputs(kw, g.out_w, g.in_w, g.stride_w, g.pad_w);
+#ifdef CNNDIAG_CONV_AVX512
+        if constexpr (std::is_same_v<T, float>) {
+          if (g.stride_w == 1 && row_kernels_avx512()) {
+            im2col_rows_avx512(plane, g, kh, kw, cols_ok.begin, cols_ok.end, row);
+            continue;
+          }
+        }
+#endif
         for (Index oh = 0; oh < g.out_h; ++oh) {
           T* out = row + oh * g.out_w;
           const Index ih = oh * g.stride_h - g.pad_h + kh;
@@ -114,16 +308,15 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
           }
           // x[c, ih, iw] for iw = ow·SW − PW + kw sits at plane[base + ow·SW].
           const Index base = ih * g.in_w - g.pad_w + kw;
-          std::fill(out, out + cols_ok.begin, T(0));
           if (g.stride_w == 1) {
-            // Short runs (OW is 10 in LeNet): an inline loop, not a memcpy call per run.
-            const T* __restrict from = plane + base;
-            T* __restrict to = out;
-            for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow) to[ow] = from[ow];
-          } else {
-            for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow)
-              out[ow] = plane[base + ow * g.stride_w];
+            // The run starts at plane[base + begin] (base itself may be negative).
+            const T* first = cols_ok.end > cols_ok.begin ? plane + base + cols_ok.begin : plane;
+            copy_row(out, g.out_w, first, cols_ok.begin, cols_ok.end);
+            continue;
           }
+          std::fill(out, out + cols_ok.begin, T(0));
+          for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow)
+            out[ow] = plane[base + ow * g.stride_w];
           std::fill(out + cols_ok.end, out + g.out_w, T(0));
         }
       }
@@ -140,6 +333,11 @@ void col2im(T* dcols, const WindowGeometry& g, T* dx) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
   std::fill(dx, dx + g.channels * g.in_plane(), T(0));
+#ifdef CNNDIAG_CONV_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return col2im_narrow_avx512(dcols, g, dx);
+  }
+#endif
   for (Index c = 0; c < g.channels; ++c) {
     T* plane = dx + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {
@@ -153,22 +351,25 @@ void col2im(T* dcols, const WindowGeometry& g, T* dx) {
             for (Index ow = 0; ow < r.wrap_lo; ++ow) src[ow] = T(0);
             for (Index ow = r.wrap_hi; ow < g.out_w; ++ow) src[ow] = T(0);
           }
-          T* __restrict to = plane + r.begin + r.shift;
-          const T* __restrict from = row + r.begin;
-          for (Index q = 0; q < r.end - r.begin; ++q) to[q] += from[q];
+          add_row(plane + r.begin + r.shift, row + r.begin, r.end - r.begin);
           continue;
         }
         const ValidRange cols_ok = valid_outputs(kw, g.out_w, g.in_w, g.stride_w, g.pad_w);
+#ifdef CNNDIAG_CONV_AVX512
+        if constexpr (std::is_same_v<T, float>) {
+          if (g.stride_w == 1 && row_kernels_avx512()) {
+            col2im_rows_avx512(row, g, kh, kw, cols_ok.begin, cols_ok.end, plane);
+            continue;
+          }
+        }
+#endif
         for (Index oh = 0; oh < g.out_h; ++oh) {
           const Index ih = oh * g.stride_h - g.pad_h + kh;
           if (ih < 0 || ih >= g.in_h) continue;
           const T* src = row + oh * g.out_w;
           const Index base = ih * g.in_w - g.pad_w + kw;
-          if (g.stride_w == 1) {
-            // Contiguous on both sides: a vectorised add of one run of the row.
-            T* __restrict to = plane + base;
-            const T* __restrict from = src;
-            for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow) to[ow] += from[ow];
+          if (g.stride_w == 1 && cols_ok.end > cols_ok.begin) {
+            add_row(plane + base + cols_ok.begin, src + cols_ok.begin, cols_ok.end - cols_ok.begin);
           } else {
             for (Index ow = cols_ok.begin; ow < cols_ok.end; ++ow)
               plane[base + ow * g.stride_w] += src[ow];
@@ -225,8 +426,9 @@ void Conv2d<T>::ensure_scratch(int chunks) {
       direct() ? detail::direct_conv_scratch(geometry_, options_.out_channels)
                : patch_size() * geometry_.out_plane());
   const auto partial = static_cast<std::size_t>(options_.out_channels * (patch_size() + 1));
-  cols_.resize(cols * static_cast<std::size_t>(chunks));
-  dcols_.resize(cols * static_cast<std::size_t>(chunks));
+  cols_stride_ = static_cast<Index>(cols) + kRowSlack;  // each chunk's im2col spill room
+  cols_.resize(static_cast<std::size_t>(cols_stride_ * chunks));
+  dcols_.resize(static_cast<std::size_t>(cols_stride_ * chunks));
   // The three products of forward and backward (see there): y_n, dW and dcols_n.
   const Index OC = options_.out_channels, K = patch_size(), P = geometry_.out_plane();
   gemm_workspace_ = std::max({detail::gemm_workspace_size<T>(OC, P, K),
@@ -259,11 +461,10 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   if (direct()) {
     // y_n = b + Σ_c x_n[c] ⋆ w[:, c], sample by sample (conv2d_direct.hpp); cols_ holds each
     // chunk's padded planes.
-    const Index scratch_size = detail::direct_conv_scratch(g, OC);
     parallel_for(
         0, N,
         [&](Index begin, Index end, int chunk) {
-          T* scratch = cols_.data() + chunk * scratch_size;
+          T* scratch = cols_.data() + chunk * cols_stride_;
           for (Index n = begin; n < end; ++n)
             detail::direct_conv_forward(x.data() + n * g.channels * g.in_plane(), weight, bias, g,
                                         OC, y.data() + n * OC * P, scratch);
@@ -278,7 +479,7 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   parallel_for(
       0, N,
       [&](Index begin, Index end, int chunk) {
-        T* cols = cols_.data() + chunk * K * P;
+        T* cols = cols_.data() + chunk * cols_stride_;
         T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
         for (Index n = begin; n < end; ++n) {
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
@@ -350,7 +551,7 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
         if (direct()) {
           // The direct path's adjoints (conv2d_direct.hpp); bias sums here.
-          T* scratch = cols_.data() + chunk * detail::direct_conv_scratch(g, OC);
+          T* scratch = cols_.data() + chunk * cols_stride_;
           for (Index n = begin; n < end; ++n) {
             const T* dy_n = dy.data() + n * OC * P;
             if (has_bias && (!bias_first_sample_only || n == 0))
@@ -361,8 +562,8 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
           }
           return;
         }
-        T* cols = cols_.data() + chunk * K * P;
-        T* dcols = dcols_.data() + chunk * K * P;
+        T* cols = cols_.data() + chunk * cols_stride_;
+        T* dcols = dcols_.data() + chunk * cols_stride_;
         T* scratch = gemm_scratch_.data() + chunk * gemm_workspace_;
         for (Index n = begin; n < end; ++n) {
           const T* dy_n = dy.data() + n * OC * P;

@@ -44,6 +44,12 @@ TEST(Conv2dPaths, FloatFastPathsMatchReference) {
       {Shape{3, 16, 16}, {8, 3, 3, 1, 1, 1, 1, true}, "3→8 (GEMM)"},
       {Shape{6, 14, 14}, {16, 5, 5, 1, 1, 0, 0, true}, "LeNet conv2 (GEMM)"},
       {Shape{3, 9, 11}, {4, 3, 3, 2, 2, 1, 1, true}, "stride 2 (GEMM)"},
+      // im2col/col2im variants of the GEMM path: narrow rows (W, OW ≤ 16) with padding, a
+      // 16-wide row, same-shape shifted rows (B3's convs), a wide "valid" row.
+      {Shape{3, 7, 9}, {4, 3, 5, 1, 1, 1, 1, true}, "narrow rows, padded (GEMM)"},
+      {Shape{2, 5, 16}, {5, 2, 3, 1, 1, 0, 2, false}, "16-wide rows, OW 18 (GEMM)"},
+      {Shape{3, 6, 20}, {4, 3, 3, 1, 1, 1, 1, true}, "same shape, shifted rows (GEMM)"},
+      {Shape{3, 5, 21}, {4, 3, 3, 1, 1, 0, 0, true}, "wide valid rows (GEMM)"},
   };
   const int before = num_threads();
   for (int threads : {1, 2}) {
