@@ -146,6 +146,8 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
                                                              float* cols) {
   const Index P = g.out_plane();
   const __mmask16 row_in = low_lanes(g.in_w);
+  LaneShift shifts[16];
+  for (Index kw = 0; kw < g.kernel_w; ++kw) shifts[kw] = lane_shift(kw - g.pad_w, g.in_w, g.out_w);
   for (Index c = 0; c < g.channels; ++c) {
     const float* plane = x + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {
@@ -153,7 +155,7 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
         // Rows in ascending address order: each full-width store spills into the next row,
         // which the next store overwrites (the last one into the buffer's slack).
         float* row = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
-        const LaneShift s = lane_shift(kw - g.pad_w, g.in_w, g.out_w);
+        const LaneShift& s = shifts[kw];
         for (Index oh = 0; oh < g.out_h; ++oh) {
           const Index ih = oh - g.pad_h + kh;
           __m512 v = _mm512_setzero_ps();
@@ -172,6 +174,8 @@ __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
                                                              const WindowGeometry& g, float* dx) {
   const Index P = g.out_plane();
   const __mmask16 row_in = low_lanes(g.in_w), row_out = low_lanes(g.out_w);
+  LaneShift shifts[16];
+  for (Index kw = 0; kw < g.kernel_w; ++kw) shifts[kw] = lane_shift(g.pad_w - kw, g.out_w, g.in_w);
   for (Index c = 0; c < g.channels; ++c) {
     float* plane = dx + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {
@@ -181,7 +185,7 @@ __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
         if (ih < 0 || ih >= g.in_h) continue;
         __m512 acc = _mm512_maskz_loadu_ps(row_in, plane + ih * g.in_w);
         for (Index kw = 0; kw < g.kernel_w; ++kw) {
-          const LaneShift s = lane_shift(g.pad_w - kw, g.out_w, g.in_w);
+          const LaneShift& s = shifts[kw];
           const __m512 d = _mm512_maskz_loadu_ps(row_out, rows + kw * P + oh * g.out_w);
           acc = _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps(s.keep, s.index, d));
         }
@@ -191,7 +195,7 @@ __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
   }
 }
 bool narrow_stride1(const WindowGeometry& g) {
-  return g.stride_h == 1 && g.stride_w == 1 && g.in_w <= 16 && g.out_w <= 16;
+  return g.stride_h == 1 && g.stride_w == 1 && g.in_w <= 16 && g.out_w <= 16 && g.kernel_w <= 16;
 }
 
 // Not inlined: the shifted-row path calls it once per row of the matrix.

@@ -121,7 +121,8 @@ void pack_a(const float* a, Index rs, Index cs, Index mc, Index kc, float* dst) 
         for (int r = 0; r < MR; ++r) dst[kk * MR + r] = a[(i0 + r) * rs + kk];
     } else if (rows == MR && rs == 1) {
       // Column-major A (a transposed buffer): the MR values of one k are contiguous.
-      for (Index kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * MR, a + i0 + kk * cs, MR * sizeof(float));
+      for (Index kk = 0; kk < kc; ++kk)
+        for (int r = 0; r < MR; ++r) dst[kk * MR + r] = a[i0 + kk * cs + r];
     } else {
       for (Index kk = 0; kk < kc; ++kk)
         for (int r = 0; r < MR; ++r)
@@ -137,9 +138,18 @@ void pack_b(const float* b, Index rs, Index cs, Index kc, Index nc, float* dst) 
   for (Index j0 = 0; j0 < nc; j0 += NR) {
     const Index cols = std::min<Index>(NR, nc - j0);
     if (cs == 1) {
+      // Plain loops, not memcpy: GCC turns a memcpy of a run-time length into `rep movsq`, whose
+      // start-up cost is larger than copying 32 floats. A full panel's constant trip count
+      // unrolls into vector moves.
       for (Index kk = 0; kk < kc; ++kk) {
-        std::memcpy(dst + kk * NR, b + kk * rs + j0, static_cast<std::size_t>(cols) * sizeof(float));
-        std::fill(dst + kk * NR + cols, dst + kk * NR + NR, 0.0f);
+        const float* __restrict src = b + kk * rs + j0;
+        float* __restrict to = dst + kk * NR;
+        if (cols == NR) {
+          for (int j = 0; j < NR; ++j) to[j] = src[j];
+        } else {
+          for (Index j = 0; j < cols; ++j) to[j] = src[j];
+          for (Index j = cols; j < NR; ++j) to[j] = 0.0f;
+        }
       }
     } else {
       // Transposed B: column j of the block is contiguous in memory (rs = 1) or strided. With
