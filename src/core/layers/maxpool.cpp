@@ -8,6 +8,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CNNDIAG_POOL_AVX512 1
+#endif
 
 #include "cnndiag/parallel.hpp"
 #include "layers/eigen_maps.hpp"
@@ -114,6 +118,107 @@ void pool_2x2(const T* in, const WindowGeometry& g, T* out, std::int32_t* arg) {
   }
 }
 
+#ifdef CNNDIAG_POOL_AVX512
+// The 2×2 / stride 2 window with AVX-512, 16 outputs per step: the two input rows' 32 values are
+// split into even and odd columns with one permute each, then compared exactly as in
+// pool_2x2_one (row-major candidate order, strictly larger or NaN-over-non-NaN wins) with mask
+// registers. Rows of any length: the last step of a row uses masked loads and a masked store.
+bool pool_avx512() {
+  static const bool on = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return on;
+}
+inline __mmask16 low_lanes(Index n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << n) - 1u);
+}
+// Lanes where candidate v replaces best: v > best, or v is NaN and best is not.
+__attribute__((target("avx512f"), always_inline)) inline __mmask16 takes(__m512 v, __m512 best) {
+  return static_cast<__mmask16>(
+      _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+      (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)));
+}
+__attribute__((target("avx512f"))) void pool_2x2_avx512(const float* in, const WindowGeometry& g,
+                                                        float* out, std::int32_t* arg) {
+  const Index W = g.in_w, OW = g.out_w;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i w = _mm512_set1_epi32(static_cast<std::int32_t>(W));
+  for (Index oh = 0; oh < g.out_h; ++oh) {
+    const float* r0 = in + 2 * oh * W;
+    const float* r1 = r0 + W;
+    for (Index ow = 0; ow < OW; ow += 16) {
+      const Index n = std::min<Index>(16, OW - ow);
+      const __mmask16 lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16), outs = low_lanes(n);
+      const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ow);
+      const __m512 a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ow + 16);
+      const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow);
+      const __m512 b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
+      const __m512 v0 = _mm512_permutex2var_ps(a0, even, a1), v1 = _mm512_permutex2var_ps(a0, odd, a1);
+      const __m512 v2 = _mm512_permutex2var_ps(b0, even, b1), v3 = _mm512_permutex2var_ps(b0, odd, b1);
+      const __m512i at0 = _mm512_add_epi32(
+          _mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)), even);
+      __m512 best = v0;
+      __m512i at = at0;
+      __mmask16 t = takes(v1, best);
+      best = _mm512_mask_mov_ps(best, t, v1);
+      at = _mm512_mask_mov_epi32(at, t, _mm512_add_epi32(at0, _mm512_set1_epi32(1)));
+      t = takes(v2, best);
+      best = _mm512_mask_mov_ps(best, t, v2);
+      at = _mm512_mask_mov_epi32(at, t, _mm512_add_epi32(at0, w));
+      t = takes(v3, best);
+      best = _mm512_mask_mov_ps(best, t, v3);
+      at = _mm512_mask_mov_epi32(at, t, _mm512_add_epi32(at0, _mm512_add_epi32(w, _mm512_set1_epi32(1))));
+      if (n == 16) {
+        _mm512_storeu_ps(out + oh * OW + ow, best);
+        _mm512_storeu_si512(arg + oh * OW + ow, at);
+      } else {
+        _mm512_mask_storeu_ps(out + oh * OW + ow, outs, best);
+        _mm512_mask_storeu_epi32(arg + oh * OW + ow, outs, at);
+      }
+    }
+  }
+}
+// Its backward: each input of a 2×2 / stride 2 window belongs to exactly one window, so dx is
+// written (not accumulated) in one pass: dy at the window's argmax, 0 at its three other
+// elements, and 0 in a last row / column that no window covers (odd H or W).
+__attribute__((target("avx512f"))) void unpool_2x2_avx512(const float* dout,
+                                                          const std::int32_t* arg,
+                                                          const WindowGeometry& g, float* din) {
+  const Index W = g.in_w, OW = g.out_w;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  // Interleave two 16-lane vectors e, o into e0 o0 e1 o1 … (low half) and e8 o8 … (high half).
+  const __m512i mix_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i mix_hi = _mm512_add_epi32(mix_lo, _mm512_set1_epi32(8));
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+  const __m512i w = _mm512_set1_epi32(static_cast<std::int32_t>(W));
+  const __m512i w1 = _mm512_add_epi32(w, one);
+  for (Index oh = 0; oh < g.out_h; ++oh) {
+    float* r0 = din + 2 * oh * W;
+    float* r1 = r0 + W;
+    for (Index ow = 0; ow < OW; ow += 16) {
+      const Index n = std::min<Index>(16, OW - ow);
+      const __mmask16 outs = low_lanes(n), lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16);
+      const __m512 d = _mm512_maskz_loadu_ps(outs, dout + oh * OW + ow);
+      const __m512i where = _mm512_sub_epi32(
+          _mm512_maskz_loadu_epi32(outs, arg + oh * OW + ow),
+          _mm512_add_epi32(_mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)), even));
+      const __m512 e0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, zero), d);
+      const __m512 o0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, one), d);
+      const __m512 e1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, w), d);
+      const __m512 o1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, w1), d);
+      _mm512_mask_storeu_ps(r0 + 2 * ow, lo, _mm512_permutex2var_ps(e0, mix_lo, o0));
+      _mm512_mask_storeu_ps(r0 + 2 * ow + 16, hi, _mm512_permutex2var_ps(e0, mix_hi, o0));
+      _mm512_mask_storeu_ps(r1 + 2 * ow, lo, _mm512_permutex2var_ps(e1, mix_lo, o1));
+      _mm512_mask_storeu_ps(r1 + 2 * ow + 16, hi, _mm512_permutex2var_ps(e1, mix_hi, o1));
+    }
+    if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0f;
+  }
+  std::fill(din + 2 * g.out_h * W, din + g.in_plane(), 0.0f);
+}
+#endif
+
 }  // namespace
 
 // x: (N, C, H, W) → y: (N, C, OH, OW); each (n, c) plane is pooled on its own.
@@ -136,6 +241,14 @@ void MaxPool<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
           T* out = y.data() + p * g.out_plane();
           std::int32_t* arg = argmax_.data() + p * g.out_plane();
           if (two_by_two) {
+#ifdef CNNDIAG_POOL_AVX512
+            if constexpr (std::is_same_v<T, float>) {
+              if (pool_avx512()) {
+                pool_2x2_avx512(in, g, out, arg);
+                continue;
+              }
+            }
+#endif
             pool_2x2(in, g, out, arg);
             continue;
           }
@@ -176,6 +289,8 @@ void MaxPool<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tens
   CNNDIAG_ASSERT(static_cast<std::size_t>(planes * g.out_plane()) == cached_outputs_,
                  "maxpool backward without a forward on the same batch");
   const bool route_first = this->fault_ == Fault::kMaxpoolRouteFirst;
+  const bool two_by_two = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 &&
+                          g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0;
   parallel_for(
       0, planes,
       [&](Index begin, Index end, int /*chunk*/) {
@@ -183,6 +298,14 @@ void MaxPool<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tens
           T* din = dx->data() + p * g.in_plane();
           const T* dout = dy.data() + p * g.out_plane();
           const std::int32_t* arg = argmax_.data() + p * g.out_plane();
+#ifdef CNNDIAG_POOL_AVX512
+          if constexpr (std::is_same_v<T, float>) {
+            if (two_by_two && !route_first && pool_avx512()) {
+              unpool_2x2_avx512(dout, arg, g, din);
+              continue;
+            }
+          }
+#endif
           std::fill(din, din + g.in_plane(), T(0));
           for (Index oh = 0; oh < g.out_h; ++oh) {
             for (Index ow = 0; ow < g.out_w; ++ow) {

@@ -7,6 +7,7 @@
 
 #include "cnndiag/errors.hpp"
 #include "cnndiag/layers/factory.hpp"
+#include "cnndiag/rng.hpp"
 #include "support/alloc_counter.hpp"
 #include "support/layer_builders.hpp"
 
@@ -148,6 +149,48 @@ TEST(MaxPool, SettingsThatDoNotFit) {
   EXPECT_THROW(make_layer<float>(pool_config("p", "maxpool", 2, 2, 2), Shape{1, 4, 4}),
                ConfigError);
   EXPECT_THROW(make_layer<float>(pool_config("p", "maxpool", 0, 1), Shape{1, 4, 4}), ConfigError);
+}
+
+// The float 2×2 / stride 2 fast paths (AVX-512 where the CPU has it, else SSE2) against the
+// double path's plain loops, on rows of every length class (a partial 16-output step, exactly 16,
+// more than 16), odd H and W (an uncovered last row / column), ties and NaNs: the same outputs,
+// argmax and data gradient, and backward overwrites dx completely.
+TEST(MaxPool, FloatTwoByTwoFastPathMatchesPlainLoops) {
+  const Shape shapes[] = {Shape{2, 5, 5}, Shape{3, 28, 28}, Shape{1, 7, 33}, Shape{2, 4, 32},
+                          Shape{1, 3, 40}, Shape{2, 16, 16}};
+  Rng rng(3);
+  for (const Shape& shape : shapes) {
+    MaxPool<float> fast("p", shape, square(2, 2));
+    MaxPool<double> plain("p", shape, square(2, 2));
+    const Index n = 2;
+    Tensor<float> x(shape.with_batch(n));
+    for (Index i = 0; i < x.size(); ++i)  // few distinct values: many ties
+      x[i] = static_cast<float>(std::floor(rng.uniform(0.0, 4.0)));
+    x[3] = std::numeric_limits<float>::quiet_NaN();
+    x[x.size() - 7] = std::numeric_limits<float>::quiet_NaN();
+    const Tensor<double> xd = x.cast<double>();
+    Tensor<float> y(fast.output_shape().with_batch(n));
+    Tensor<double> yd(plain.output_shape().with_batch(n));
+    fast.forward(x, y, true);
+    plain.forward(xd, yd, true);
+    ASSERT_EQ(fast.argmax().size(), plain.argmax().size());
+    for (Index i = 0; i < y.size(); ++i) {
+      if (std::isnan(yd[i])) {
+        EXPECT_TRUE(std::isnan(y[i])) << shape.str() << " at " << i;
+      } else {
+        EXPECT_EQ(y[i], yd[i]) << shape.str() << " at " << i;
+      }
+      EXPECT_EQ(fast.argmax()[static_cast<std::size_t>(i)], plain.argmax()[static_cast<std::size_t>(i)])
+          << shape.str() << " at " << i;
+    }
+    Tensor<float> dy(y.shape());
+    for (Index i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i + 1);
+    Tensor<float> dx(x.shape(), -1.0f);
+    Tensor<double> dxd(x.shape(), -1.0);
+    fast.backward(x, y, dy, &dx);
+    plain.backward(xd, yd, dy.cast<double>(), &dxd);
+    for (Index i = 0; i < dx.size(); ++i) EXPECT_EQ(dx[i], dxd[i]) << shape.str() << " at " << i;
+  }
 }
 
 }  // namespace
