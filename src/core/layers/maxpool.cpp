@@ -208,10 +208,21 @@ __attribute__((target("avx512f"))) void unpool_2x2_avx512(const float* dout,
       const __m512 o0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, one), d);
       const __m512 e1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, w), d);
       const __m512 o1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, w1), d);
-      _mm512_mask_storeu_ps(r0 + 2 * ow, lo, _mm512_permutex2var_ps(e0, mix_lo, o0));
-      _mm512_mask_storeu_ps(r0 + 2 * ow + 16, hi, _mm512_permutex2var_ps(e0, mix_hi, o0));
-      _mm512_mask_storeu_ps(r1 + 2 * ow, lo, _mm512_permutex2var_ps(e1, mix_lo, o1));
-      _mm512_mask_storeu_ps(r1 + 2 * ow + 16, hi, _mm512_permutex2var_ps(e1, mix_hi, o1));
+      const __m512 row0_lo = _mm512_permutex2var_ps(e0, mix_lo, o0);
+      const __m512 row0_hi = _mm512_permutex2var_ps(e0, mix_hi, o0);
+      const __m512 row1_lo = _mm512_permutex2var_ps(e1, mix_lo, o1);
+      const __m512 row1_hi = _mm512_permutex2var_ps(e1, mix_hi, o1);
+      if (n == 16) {  // plain stores where possible: masked stores are slow on AMD's cores
+        _mm512_storeu_ps(r0 + 2 * ow, row0_lo);
+        _mm512_storeu_ps(r0 + 2 * ow + 16, row0_hi);
+        _mm512_storeu_ps(r1 + 2 * ow, row1_lo);
+        _mm512_storeu_ps(r1 + 2 * ow + 16, row1_hi);
+      } else {
+        _mm512_mask_storeu_ps(r0 + 2 * ow, lo, row0_lo);
+        _mm512_mask_storeu_ps(r0 + 2 * ow + 16, hi, row0_hi);
+        _mm512_mask_storeu_ps(r1 + 2 * ow, lo, row1_lo);
+        _mm512_mask_storeu_ps(r1 + 2 * ow + 16, hi, row1_hi);
+      }
     }
     if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0f;
   }
