@@ -1,17 +1,25 @@
 #include "layers/conv2d_direct.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <type_traits>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CNNDIAG_DIRECT_X86 1
+#endif
 
 namespace cnndiag::detail {
 namespace {
 
 constexpr Index kLanes = 16;
 
-// Sizes of the padded layout (see the header).
+// Sizes of the padded layout (see the header) and where each piece sits in the scratch.
 struct Padded {
   Index hp, wp;   // padded height and width
-  Index length;   // L = OH·Wp rounded up to 16: the extended output plane
+  Index length;   // L = OH·Wp rounded up to 16: one extended output plane
   Index plane;    // elements of one padded input plane, with room for the last tap's reads
+  Index taps;     // C·KH·KW: the taps of one output channel, ordered like w's (c, kh, kw)
 };
 Padded padded(const WindowGeometry& g) {
   Padded p;
@@ -19,9 +27,67 @@ Padded padded(const WindowGeometry& g) {
   p.wp = g.in_w + 2 * g.pad_w;
   p.length = (g.out_h * p.wp + kLanes - 1) / kLanes * kLanes;
   p.plane = std::max(p.hp * p.wp, p.length + (g.kernel_h - 1) * p.wp + g.kernel_w - 1);
+  p.taps = g.channels * g.kernel_h * g.kernel_w;
   return p;
 }
 
+// Scratch: xp (C planes) | dxp (C planes) | ext (OC extended planes) | lanes (OC·taps × 16).
+template <typename T>
+struct Layout {
+  T* xp;
+  T* dxp;
+  T* ext;
+  T* lanes;
+};
+template <typename T>
+Layout<T> layout(const WindowGeometry& g, const Padded& p, Index out_channels, T* scratch) {
+  T* ext = scratch + 2 * g.channels * p.plane;
+  return {scratch, scratch + g.channels * p.plane, ext, ext + out_channels * p.length};
+}
+
+// The offset of tap t = (c, kh, kw) in the padded planes: xp[c][i + kh·Wp + kw] = xp[i + shift].
+Index tap_shift(const WindowGeometry& g, const Padded& p, Index t) {
+  const Index kk = g.kernel_h * g.kernel_w;
+  const Index c = t / kk, kh = t % kk / g.kernel_w, kw = t % g.kernel_w;
+  return c * p.plane + kh * p.wp + kw;
+}
+
+// x_n (C, H, W) → the interiors of C padded planes (their borders are already zero).
+template <typename T>
+void pad_interior(const T* x_n, const WindowGeometry& g, const Padded& p, T* xp) {
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index h = 0; h < g.in_h; ++h) {
+      const T* src = x_n + (c * g.in_h + h) * g.in_w;
+      T* dst = xp + c * p.plane + (h + g.pad_h) * p.wp + g.pad_w;
+      for (Index i = 0; i < g.in_w; ++i) dst[i] = src[i];
+    }
+}
+
+// Planes (count, OH, OW) → rows of width Wp in planes of L (extra columns untouched, i.e. zero).
+template <typename T>
+void extend_rows(const T* src, Index count, const WindowGeometry& g, const Padded& p, T* ext) {
+  for (Index k = 0; k < count; ++k)
+    for (Index oh = 0; oh < g.out_h; ++oh) {
+      const T* s = src + (k * g.out_h + oh) * g.out_w;
+      T* d = ext + k * p.length + oh * p.wp;
+      for (Index i = 0; i < g.out_w; ++i) d[i] = s[i];
+    }
+}
+
+// The inverse: rows of width Wp (stride `plane` between planes) → planes (count, OH, OW).
+template <typename T>
+void crop_rows(const T* ext, Index count, Index plane, Index row0, Index col0, Index rows,
+               Index cols, Index wp, T* dst) {
+  for (Index k = 0; k < count; ++k)
+    for (Index r = 0; r < rows; ++r) {
+      const T* s = ext + k * plane + (r + row0) * wp + col0;
+      T* d = dst + (k * rows + r) * cols;
+      for (Index i = 0; i < cols; ++i) d[i] = s[i];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The portable form: one axpy or dot product per tap over the whole extended plane.
 template <typename T>
 inline void axpy_impl(T* __restrict y, const T* __restrict x, T a, Index n) {
   for (Index i = 0; i < n; ++i) y[i] += a * x[i];
@@ -52,87 +118,278 @@ inline void axpy(double* y, const double* x, double a, Index n) { axpy_impl(y, x
 inline float dot(const float* a, const float* b, Index n) { return dot_f32(a, b, n); }
 inline double dot(const double* a, const double* b, Index n) { return dot_impl(a, b, n); }
 
-// x_n (C, H, W) → C zero-padded planes of p.plane elements.
+// ext (OC, L) = b + Σ_taps w · shifted xp.
 template <typename T>
-void pad_planes(const T* x_n, const WindowGeometry& g, const Padded& p, T* xp) {
-  for (Index c = 0; c < g.channels; ++c) {
-    T* plane = xp + c * p.plane;
-    std::fill(plane, plane + p.plane, T(0));
-    for (Index h = 0; h < g.in_h; ++h)
-      std::copy_n(x_n + (c * g.in_h + h) * g.in_w, g.in_w, plane + (h + g.pad_h) * p.wp + g.pad_w);
+void forward_portable(const T* xp, const T* w, const T* bias, const WindowGeometry& g,
+                      const Padded& p, Index out_channels, T* ext) {
+  for (Index oc = 0; oc < out_channels; ++oc) {
+    T* y = ext + oc * p.length;
+    std::fill(y, y + p.length, bias != nullptr ? bias[oc] : T(0));
+    for (Index t = 0; t < p.taps; ++t) axpy(y, xp + tap_shift(g, p, t), w[oc * p.taps + t], p.length);
   }
+}
+
+// dw (OC, taps) += dy_ext · shifted xp, one dot product per tap.
+template <typename T>
+void weight_grad_portable(const T* dy_ext, const T* xp, const WindowGeometry& g, const Padded& p,
+                          Index out_channels, T* dw) {
+  for (Index oc = 0; oc < out_channels; ++oc)
+    for (Index t = 0; t < p.taps; ++t)
+      dw[oc * p.taps + t] += dot(dy_ext + oc * p.length, xp + tap_shift(g, p, t), p.length);
+}
+
+// dxp (C planes) += w · dy_ext scattered to each tap's shift (dxp zeroed by the caller).
+template <typename T>
+void data_grad(const T* dy_ext, const T* w_dx, const WindowGeometry& g, const Padded& p,
+               Index out_channels, T* dxp) {
+  for (Index oc = 0; oc < out_channels; ++oc)
+    for (Index t = 0; t < p.taps; ++t)
+      axpy(dxp + tap_shift(g, p, t), dy_ext + oc * p.length, w_dx[oc * p.taps + t], p.length);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The AVX-512 register-blocked form (float).
+std::atomic<bool> g_force_portable{false};
+
+#ifdef CNNDIAG_DIRECT_X86
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return has;
+}
+
+// Output vectors per block for OC output channels: OC·VB accumulators + VB input vectors + one
+// broadcast weight must fit the 32 zmm registers, with enough independent accumulators (≥ 8)
+// to hide the FMA latency.
+constexpr int forward_block(int oc) { return std::min(14, 30 / (oc + 1)); }
+
+// ext[oc][i0 + 16v + j] = b[oc] + Σ_t w[oc, t] · xp[shift_t + i0 + 16v + j] for v < VB: per tap,
+// VB input vectors are loaded once and multiplied into all OC·VB accumulators.
+template <int OC, int VB>
+__attribute__((target("avx512f"))) void forward_block_avx512(const float* xp, const float* w,
+                                                             const float* bias,
+                                                             const WindowGeometry& g,
+                                                             const Padded& p, float* ext,
+                                                             Index i0) {
+  __m512 acc[OC][VB];
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc) {
+    const __m512 b = _mm512_set1_ps(bias != nullptr ? bias[oc] : 0.0f);
+#pragma GCC unroll 14
+    for (int v = 0; v < VB; ++v) acc[oc][v] = b;
+  }
+  Index t = 0;
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index kh = 0; kh < g.kernel_h; ++kh)
+      for (Index kw = 0; kw < g.kernel_w; ++kw, ++t) {
+        const float* src = xp + c * p.plane + kh * p.wp + kw + i0;
+        __m512 in[VB];
+#pragma GCC unroll 14
+        for (int v = 0; v < VB; ++v) in[v] = _mm512_loadu_ps(src + v * kLanes);
+#pragma GCC unroll 8
+        for (int oc = 0; oc < OC; ++oc) {
+          const __m512 wt = _mm512_set1_ps(w[oc * p.taps + t]);
+#pragma GCC unroll 14
+          for (int v = 0; v < VB; ++v) acc[oc][v] = _mm512_fmadd_ps(in[v], wt, acc[oc][v]);
+        }
+      }
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc)
+#pragma GCC unroll 14
+    for (int v = 0; v < VB; ++v) _mm512_storeu_ps(ext + oc * p.length + i0 + v * kLanes, acc[oc][v]);
+}
+
+// The whole extended plane in blocks of VB vectors. A last partial block is computed as the
+// block that ends at L, overlapping the previous one: the overlapped outputs are recomputed by
+// the same operations in the same order, so they come out identical (ext is assigned, not
+// accumulated).
+template <int OC>
+void forward_avx512(const float* xp, const float* w, const float* bias, const WindowGeometry& g,
+                    const Padded& p, float* ext) {
+  constexpr int kVb = forward_block(OC);
+  constexpr Index kBlock = kVb * kLanes;
+  if (p.length < kBlock) {
+    for (Index i0 = 0; i0 < p.length; i0 += kLanes)
+      forward_block_avx512<OC, 1>(xp, w, bias, g, p, ext, i0);
+    return;
+  }
+  Index i0 = 0;
+  for (; i0 + kBlock <= p.length; i0 += kBlock)
+    forward_block_avx512<OC, kVb>(xp, w, bias, g, p, ext, i0);
+  if (i0 < p.length) forward_block_avx512<OC, kVb>(xp, w, bias, g, p, ext, p.length - kBlock);
+}
+
+void forward_avx512_dispatch(const float* xp, const float* w, const float* bias,
+                             const WindowGeometry& g, const Padded& p, Index out_channels,
+                             float* ext) {
+  switch (out_channels) {
+    case 1: return forward_avx512<1>(xp, w, bias, g, p, ext);
+    case 2: return forward_avx512<2>(xp, w, bias, g, p, ext);
+    case 3: return forward_avx512<3>(xp, w, bias, g, p, ext);
+    case 4: return forward_avx512<4>(xp, w, bias, g, p, ext);
+    case 5: return forward_avx512<5>(xp, w, bias, g, p, ext);
+    case 6: return forward_avx512<6>(xp, w, bias, g, p, ext);
+    case 7: return forward_avx512<7>(xp, w, bias, g, p, ext);
+    case 8: return forward_avx512<8>(xp, w, bias, g, p, ext);
+    default:  // more output channels than the direct path takes: groups of 8 rows of w
+      for (Index oc = 0; oc < out_channels; oc += 8) {
+        const Index k = std::min<Index>(8, out_channels - oc);
+        forward_avx512_dispatch(xp, w + oc * p.taps, bias != nullptr ? bias + oc : nullptr, g,
+                                p, k, ext + oc * p.length);
+      }
+  }
+}
+
+// Weight gradient for TB taps of one output channel: lanes[t][j] += Σ_{i ≡ j mod 16} dy[i] ·
+// xp[shift_t + i], one accumulator per tap kept in a register over the whole plane; one dy load
+// serves TB multiply-adds.
+constexpr int kMaxTapBlock = 12;
+template <int TB>
+__attribute__((target("avx512f"))) void weight_grad_block_avx512(const float* dy,
+                                                                 const float* xp,
+                                                                 const Index* shift, Index length,
+                                                                 float* lanes) {
+  __m512 acc[TB];
+  const float* src[TB];
+#pragma GCC unroll 12
+  for (int t = 0; t < TB; ++t) {
+    acc[t] = _mm512_loadu_ps(lanes + t * kLanes);
+    src[t] = xp + shift[t];
+  }
+  for (Index i = 0; i < length; i += kLanes) {
+    const __m512 d = _mm512_loadu_ps(dy + i);
+#pragma GCC unroll 12
+    for (int t = 0; t < TB; ++t) acc[t] = _mm512_fmadd_ps(d, _mm512_loadu_ps(src[t] + i), acc[t]);
+  }
+#pragma GCC unroll 12
+  for (int t = 0; t < TB; ++t) _mm512_storeu_ps(lanes + t * kLanes, acc[t]);
+}
+
+using WeightGradBlock = void (*)(const float*, const float*, const Index*, Index, float*);
+constexpr WeightGradBlock kWeightGradBlocks[kMaxTapBlock] = {
+    weight_grad_block_avx512<1>, weight_grad_block_avx512<2>,  weight_grad_block_avx512<3>,
+    weight_grad_block_avx512<4>, weight_grad_block_avx512<5>,  weight_grad_block_avx512<6>,
+    weight_grad_block_avx512<7>, weight_grad_block_avx512<8>,  weight_grad_block_avx512<9>,
+    weight_grad_block_avx512<10>, weight_grad_block_avx512<11>, weight_grad_block_avx512<12>};
+
+// lanes (OC, taps, 16) += the sample's products; the taps of each output channel go in balanced
+// blocks of at most 12 (25 taps → 9, 8, 8).
+void weight_grad_avx512(const float* dy_ext, const float* xp, const WindowGeometry& g,
+                        const Padded& p, Index out_channels, float* lanes) {
+  const Index blocks = (p.taps + kMaxTapBlock - 1) / kMaxTapBlock;
+  for (Index oc = 0; oc < out_channels; ++oc) {
+    Index t0 = 0;
+    for (Index b = 0; b < blocks; ++b) {
+      const Index count = p.taps / blocks + (b < p.taps % blocks ? 1 : 0);
+      Index shift[kMaxTapBlock];
+      for (Index t = 0; t < count; ++t) shift[t] = tap_shift(g, p, t0 + t);
+      kWeightGradBlocks[count - 1](dy_ext + oc * p.length, xp, shift, p.length,
+                                   lanes + (oc * p.taps + t0) * kLanes);
+      t0 += count;
+    }
+  }
+}
+
+bool use_avx512() { return cpu_has_avx512() && !g_force_portable.load(std::memory_order_relaxed); }
+#else
+bool use_avx512() { return false; }
+#endif
+
+// ext (OC, L) = b + Σ_taps w · shifted xp, by the CPU's kernel.
+template <typename T>
+void forward_ext(const T* xp, const T* w, const T* bias, const WindowGeometry& g, const Padded& p,
+                 Index out_channels, T* ext) {
+#ifdef CNNDIAG_DIRECT_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_avx512()) return forward_avx512_dispatch(xp, w, bias, g, p, out_channels, ext);
+  }
+#endif
+  forward_portable(xp, w, bias, g, p, out_channels, ext);
+}
+
+// One sample's weight gradient: into the lane partials (returns true; the caller zeroed them
+// before the first sample and adds them to dw after the last), or straight into dw (false).
+template <typename T>
+bool weight_grad(const T* dy_ext, const T* xp, const WindowGeometry& g, const Padded& p,
+                 Index out_channels, T* lanes, T* dw) {
+#ifdef CNNDIAG_DIRECT_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_avx512()) {
+      weight_grad_avx512(dy_ext, xp, g, p, out_channels, lanes);
+      return true;
+    }
+  }
+#endif
+  (void)lanes;
+  weight_grad_portable(dy_ext, xp, g, p, out_channels, dw);
+  return false;
 }
 
 }  // namespace
 
 Index direct_conv_scratch(const WindowGeometry& g, Index out_channels) {
-  (void)out_channels;
   const Padded p = padded(g);
-  return 2 * g.channels * p.plane + p.length;  // xp, dxp, y_ext / dy_ext
+  return 2 * g.channels * p.plane + out_channels * p.length + out_channels * p.taps * kLanes;
 }
 
 template <typename T>
-void direct_conv_forward(const T* x_n, const T* w, const T* bias, const WindowGeometry& g,
-                         Index out_channels, T* y_n, T* scratch) {
+void direct_conv_forward(const T* x, Index samples, const T* w, const T* bias,
+                         const WindowGeometry& g, Index out_channels, T* y, T* scratch) {
   const Padded p = padded(g);
-  const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
-  T* xp = scratch;
-  T* y_ext = scratch + 2 * C * p.plane;
-  pad_planes(x_n, g, p, xp);
-  for (Index oc = 0; oc < out_channels; ++oc) {
-    std::fill(y_ext, y_ext + p.length, bias != nullptr ? bias[oc] : T(0));
-    for (Index c = 0; c < C; ++c)
-      for (Index kh = 0; kh < g.kernel_h; ++kh)
-        for (Index kw = 0; kw < g.kernel_w; ++kw)
-          axpy(y_ext, xp + c * p.plane + kh * p.wp + kw, w[(oc * C + c) * KK + kh * g.kernel_w + kw],
-               p.length);
-    T* y = y_n + oc * g.out_plane();
-    for (Index oh = 0; oh < g.out_h; ++oh)
-      std::copy_n(y_ext + oh * p.wp, g.out_w, y + oh * g.out_w);
+  const Layout<T> s = layout(g, p, out_channels, scratch);
+  std::fill(s.xp, s.xp + g.channels * p.plane, T(0));
+  for (Index n = 0; n < samples; ++n) {
+    pad_interior(x + n * g.channels * g.in_plane(), g, p, s.xp);
+    forward_ext(s.xp, w, bias, g, p, out_channels, s.ext);
+    crop_rows(s.ext, out_channels, p.length, 0, 0, g.out_h, g.out_w, p.wp,
+              y + n * out_channels * g.out_plane());
   }
 }
 
 template <typename T>
-void direct_conv_backward(const T* x_n, const T* w_dx, const T* dy_n, const WindowGeometry& g,
-                          Index out_channels, T* dw, T* dx_n, T* scratch) {
+void direct_conv_backward(const T* x, Index samples, const T* w_dx, const T* dy,
+                          const WindowGeometry& g, Index out_channels, T* dw, T* dx, T* scratch) {
   const Padded p = padded(g);
-  const Index C = g.channels, KK = g.kernel_h * g.kernel_w;
-  T* xp = scratch;
-  T* dxp = scratch + C * p.plane;
-  T* dy_ext = scratch + 2 * C * p.plane;
-  pad_planes(x_n, g, p, xp);
-  if (dx_n != nullptr) std::fill(dxp, dxp + C * p.plane, T(0));
-  for (Index oc = 0; oc < out_channels; ++oc) {
-    // dy on rows of width Wp, zero outside the OW real columns and past OH rows.
-    std::fill(dy_ext, dy_ext + p.length, T(0));
-    const T* dy = dy_n + oc * g.out_plane();
-    for (Index oh = 0; oh < g.out_h; ++oh)
-      std::copy_n(dy + oh * g.out_w, g.out_w, dy_ext + oh * p.wp);
-    for (Index c = 0; c < C; ++c) {
-      for (Index kh = 0; kh < g.kernel_h; ++kh) {
-        for (Index kw = 0; kw < g.kernel_w; ++kw) {
-          const Index tap = (oc * C + c) * KK + kh * g.kernel_w + kw;
-          const Index shift = c * p.plane + kh * p.wp + kw;
-          dw[tap] += dot(dy_ext, xp + shift, p.length);
-          if (dx_n != nullptr) axpy(dxp + shift, dy_ext, w_dx[tap], p.length);
-        }
-      }
+  const Layout<T> s = layout(g, p, out_channels, scratch);
+  const Index C = g.channels;
+  std::fill(s.xp, s.xp + C * p.plane, T(0));
+  std::fill(s.ext, s.ext + out_channels * p.length, T(0));  // dy_ext's extra columns stay zero
+  std::fill(s.lanes, s.lanes + out_channels * p.taps * kLanes, T(0));
+  bool lanes_used = false;
+  for (Index n = 0; n < samples; ++n) {
+    pad_interior(x + n * C * g.in_plane(), g, p, s.xp);
+    extend_rows(dy + n * out_channels * g.out_plane(), out_channels, g, p, s.ext);
+    lanes_used = weight_grad(s.ext, s.xp, g, p, out_channels, s.lanes, dw);
+    if (dx != nullptr) {
+      std::fill(s.dxp, s.dxp + C * p.plane, T(0));
+      data_grad(s.ext, w_dx, g, p, out_channels, s.dxp);
+      crop_rows(s.dxp, C, p.plane, g.pad_h, g.pad_w, g.in_h, g.in_w, p.wp,
+                dx + n * C * g.in_plane());
     }
   }
-  if (dx_n == nullptr) return;
-  for (Index c = 0; c < C; ++c)
-    for (Index h = 0; h < g.in_h; ++h)
-      std::copy_n(dxp + c * p.plane + (h + g.pad_h) * p.wp + g.pad_w, g.in_w,
-                  dx_n + (c * g.in_h + h) * g.in_w);
+  // The lane partials of all samples, added once: dw[k] += Σ_j lanes[k][j] in lane order.
+  if (lanes_used) {
+    for (Index k = 0; k < out_channels * p.taps; ++k) {
+      T sum = T(0);
+      for (Index j = 0; j < kLanes; ++j) sum += s.lanes[k * kLanes + j];
+      dw[k] += sum;
+    }
+  }
 }
 
-template void direct_conv_forward<float>(const float*, const float*, const float*,
+const char* direct_conv_kernel_name() { return use_avx512() ? "avx512" : "portable"; }
+
+void direct_conv_force_portable(bool on) { g_force_portable.store(on); }
+
+template void direct_conv_forward<float>(const float*, Index, const float*, const float*,
                                          const WindowGeometry&, Index, float*, float*);
-template void direct_conv_forward<double>(const double*, const double*, const double*,
+template void direct_conv_forward<double>(const double*, Index, const double*, const double*,
                                           const WindowGeometry&, Index, double*, double*);
-template void direct_conv_backward<float>(const float*, const float*, const float*,
+template void direct_conv_backward<float>(const float*, Index, const float*, const float*,
                                           const WindowGeometry&, Index, float*, float*, float*);
-template void direct_conv_backward<double>(const double*, const double*, const double*,
+template void direct_conv_backward<double>(const double*, Index, const double*, const double*,
                                            const WindowGeometry&, Index, double*, double*,
                                            double*);
 
