@@ -268,16 +268,14 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
                                 : partial_grads_.data() + (chunk - 1) * partial_size;
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
         if (direct()) {
-          // The direct path's adjoints (conv2d_direct.hpp); bias sums here.
-          for (Index n = begin; n < end; ++n) {
-            const T* dy_n = dy.data() + n * OC * P;
-            if (has_bias && (!bias_first_sample_only || n == 0))
-              for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
-          }
+          // The direct path's adjoints (conv2d_direct.hpp), bias included: the fault sums only
+          // sample 0, which belongs to the chunk that starts at 0.
           const Index in_size = g.channels * g.in_plane();
+          const Index bias_samples = !bias_first_sample_only ? end - begin : begin == 0 ? 1 : 0;
           detail::direct_conv_backward(
               x.data() + begin * in_size, end - begin, weight_for_dx, dy.data() + begin * OC * P,
-              g, OC, dweight, dx != nullptr ? dx->data() + begin * in_size : nullptr,
+              g, OC, dweight, has_bias ? dbias : nullptr, bias_samples,
+              dx != nullptr ? dx->data() + begin * in_size : nullptr,
               cols_.data() + chunk * detail::direct_conv_scratch(g, OC));
           return;
         }

@@ -31,59 +31,89 @@ Padded padded(const WindowGeometry& g) {
   return p;
 }
 
-// Scratch: xp (C planes) | dxp (C planes) | ext (OC extended planes) | lanes (OC·taps × 16).
+// Scratch: xp (C planes) | dxp (C planes) | ext (OC extended planes) | ones (one extended plane
+// of 1s) | lanes (OC × (taps + 1) × 16: the weight gradient's lane partials, then the bias's).
 template <typename T>
 struct Layout {
   T* xp;
   T* dxp;
   T* ext;
+  T* ones;
   T* lanes;
 };
 template <typename T>
 Layout<T> layout(const WindowGeometry& g, const Padded& p, Index out_channels, T* scratch) {
   T* ext = scratch + 2 * g.channels * p.plane;
-  return {scratch, scratch + g.channels * p.plane, ext, ext + out_channels * p.length};
+  T* ones = ext + out_channels * p.length;
+  return {scratch, scratch + g.channels * p.plane, ext, ones, ones + p.length};
 }
 
-// The offset of tap t = (c, kh, kw) in the padded planes: xp[c][i + kh·Wp + kw] = xp[i + shift].
-Index tap_shift(const WindowGeometry& g, const Padded& p, Index t) {
-  const Index kk = g.kernel_h * g.kernel_w;
-  const Index c = t / kk, kh = t % kk / g.kernel_w, kw = t % g.kernel_w;
-  return c * p.plane + kh * p.wp + kw;
+// Walks the taps of one output channel in w's order (c, kh, kw), giving each one's offset in the
+// padded planes: tap (c, kh, kw) reads xp[i + shift] = xp_c[i + kh·Wp + kw].
+class TapWalker {
+ public:
+  TapWalker(const WindowGeometry& g, const Padded& p) : g_(g), p_(p) {}
+  Index next() {
+    const Index shift = c_ * p_.plane + kh_ * p_.wp + kw_;
+    if (++kw_ == g_.kernel_w) {
+      kw_ = 0;
+      if (++kh_ == g_.kernel_h) kh_ = 0, ++c_;
+    }
+    return shift;
+  }
+
+ private:
+  const WindowGeometry& g_;
+  const Padded& p_;
+  Index c_ = 0, kh_ = 0, kw_ = 0;
+};
+
+std::atomic<bool> g_force_portable{false};
+
+#ifdef CNNDIAG_DIRECT_X86
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return has;
+}
+bool use_avx512() { return cpu_has_avx512() && !g_force_portable.load(std::memory_order_relaxed); }
+
+// The row copies below with whole vectors and one masked vector per row (rows of 20 or 28 floats
+// are too short for memcpy's call and setup to pay off).
+__attribute__((target("avx512f"))) void copy_rows_avx512(const float* src, Index src_stride,
+                                                         float* dst, Index dst_stride, Index rows,
+                                                         Index cols) {
+  const Index full = cols / kLanes * kLanes;
+  const auto tail = static_cast<__mmask16>((1u << (cols - full)) - 1u);
+  for (Index r = 0; r < rows; ++r, src += src_stride, dst += dst_stride) {
+    for (Index i = 0; i < full; i += kLanes) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (tail != 0) _mm512_mask_storeu_ps(dst + full, tail, _mm512_maskz_loadu_ps(tail, src + full));
+  }
+}
+#else
+bool use_avx512() { return false; }
+#endif
+
+// dst[r·dst_stride + i] = src[r·src_stride + i] for r < rows, i < cols.
+template <typename T>
+void copy_rows(const T* src, Index src_stride, T* dst, Index dst_stride, Index rows, Index cols) {
+#ifdef CNNDIAG_DIRECT_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_avx512()) return copy_rows_avx512(src, src_stride, dst, dst_stride, rows, cols);
+  }
+#endif
+  for (Index r = 0; r < rows; ++r)
+    for (Index i = 0; i < cols; ++i) dst[r * dst_stride + i] = src[r * src_stride + i];
 }
 
 // x_n (C, H, W) → the interiors of C padded planes (their borders are already zero).
 template <typename T>
 void pad_interior(const T* x_n, const WindowGeometry& g, const Padded& p, T* xp) {
   for (Index c = 0; c < g.channels; ++c)
-    for (Index h = 0; h < g.in_h; ++h) {
-      const T* src = x_n + (c * g.in_h + h) * g.in_w;
-      T* dst = xp + c * p.plane + (h + g.pad_h) * p.wp + g.pad_w;
-      for (Index i = 0; i < g.in_w; ++i) dst[i] = src[i];
-    }
-}
-
-// Planes (count, OH, OW) → rows of width Wp in planes of L (extra columns untouched, i.e. zero).
-template <typename T>
-void extend_rows(const T* src, Index count, const WindowGeometry& g, const Padded& p, T* ext) {
-  for (Index k = 0; k < count; ++k)
-    for (Index oh = 0; oh < g.out_h; ++oh) {
-      const T* s = src + (k * g.out_h + oh) * g.out_w;
-      T* d = ext + k * p.length + oh * p.wp;
-      for (Index i = 0; i < g.out_w; ++i) d[i] = s[i];
-    }
-}
-
-// The inverse: rows of width Wp (stride `plane` between planes) → planes (count, OH, OW).
-template <typename T>
-void crop_rows(const T* ext, Index count, Index plane, Index row0, Index col0, Index rows,
-               Index cols, Index wp, T* dst) {
-  for (Index k = 0; k < count; ++k)
-    for (Index r = 0; r < rows; ++r) {
-      const T* s = ext + k * plane + (r + row0) * wp + col0;
-      T* d = dst + (k * rows + r) * cols;
-      for (Index i = 0; i < cols; ++i) d[i] = s[i];
-    }
+    copy_rows(x_n + c * g.in_plane(), g.in_w, xp + c * p.plane + g.pad_h * p.wp + g.pad_w, p.wp,
+              g.in_h, g.in_w);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,41 +155,37 @@ void forward_portable(const T* xp, const T* w, const T* bias, const WindowGeomet
   for (Index oc = 0; oc < out_channels; ++oc) {
     T* y = ext + oc * p.length;
     std::fill(y, y + p.length, bias != nullptr ? bias[oc] : T(0));
-    for (Index t = 0; t < p.taps; ++t) axpy(y, xp + tap_shift(g, p, t), w[oc * p.taps + t], p.length);
+    TapWalker tap(g, p);
+    for (Index t = 0; t < p.taps; ++t) axpy(y, xp + tap.next(), w[oc * p.taps + t], p.length);
   }
 }
 
-// dw (OC, taps) += dy_ext · shifted xp, one dot product per tap.
+// dw (OC, taps) += dy_ext · shifted xp, one dot product per tap; db (OC) += dy_ext · 1 if db.
 template <typename T>
-void weight_grad_portable(const T* dy_ext, const T* xp, const WindowGeometry& g, const Padded& p,
-                          Index out_channels, T* dw) {
-  for (Index oc = 0; oc < out_channels; ++oc)
-    for (Index t = 0; t < p.taps; ++t)
-      dw[oc * p.taps + t] += dot(dy_ext + oc * p.length, xp + tap_shift(g, p, t), p.length);
+void weight_grad_portable(const T* dy_ext, const T* xp, const T* ones, const WindowGeometry& g,
+                          const Padded& p, Index out_channels, T* dw, T* db) {
+  for (Index oc = 0; oc < out_channels; ++oc) {
+    const T* dy = dy_ext + oc * p.length;
+    TapWalker tap(g, p);
+    for (Index t = 0; t < p.taps; ++t) dw[oc * p.taps + t] += dot(dy, xp + tap.next(), p.length);
+    if (db != nullptr) db[oc] += dot(dy, ones, p.length);
+  }
 }
 
 // dxp (C planes) += w · dy_ext scattered to each tap's shift (dxp zeroed by the caller).
 template <typename T>
 void data_grad(const T* dy_ext, const T* w_dx, const WindowGeometry& g, const Padded& p,
                Index out_channels, T* dxp) {
-  for (Index oc = 0; oc < out_channels; ++oc)
+  for (Index oc = 0; oc < out_channels; ++oc) {
+    TapWalker tap(g, p);
     for (Index t = 0; t < p.taps; ++t)
-      axpy(dxp + tap_shift(g, p, t), dy_ext + oc * p.length, w_dx[oc * p.taps + t], p.length);
+      axpy(dxp + tap.next(), dy_ext + oc * p.length, w_dx[oc * p.taps + t], p.length);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The AVX-512 register-blocked form (float).
-std::atomic<bool> g_force_portable{false};
-
 #ifdef CNNDIAG_DIRECT_X86
-bool cpu_has_avx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return has;
-}
-
 // Output vectors per block for OC output channels: OC·VB accumulators + VB input vectors + one
 // broadcast weight must fit the 32 zmm registers, with enough independent accumulators (≥ 8)
 // to hide the FMA latency.
@@ -274,27 +300,27 @@ constexpr WeightGradBlock kWeightGradBlocks[kMaxTapBlock] = {
     weight_grad_block_avx512<7>, weight_grad_block_avx512<8>,  weight_grad_block_avx512<9>,
     weight_grad_block_avx512<10>, weight_grad_block_avx512<11>, weight_grad_block_avx512<12>};
 
-// lanes (OC, taps, 16) += the sample's products; the taps of each output channel go in balanced
-// blocks of at most 12 (25 taps → 9, 8, 8).
-void weight_grad_avx512(const float* dy_ext, const float* xp, const WindowGeometry& g,
-                        const Padded& p, Index out_channels, float* lanes) {
-  const Index blocks = (p.taps + kMaxTapBlock - 1) / kMaxTapBlock;
+// lanes (OC, taps + 1, 16) += the sample's products. Row `taps` of each output channel is the
+// bias: Σ dy = dy · 1, a tap whose input plane is the ones plane (only when `bias`). The taps of
+// each output channel go in balanced blocks of at most 12 (25 taps + bias → 9, 9, 8).
+void weight_grad_avx512(const float* dy_ext, const float* xp, const float* ones, bool bias,
+                        const WindowGeometry& g, const Padded& p, Index out_channels,
+                        float* lanes) {
+  const Index taps = p.taps + (bias ? 1 : 0);
+  const Index blocks = (taps + kMaxTapBlock - 1) / kMaxTapBlock;
   for (Index oc = 0; oc < out_channels; ++oc) {
+    TapWalker tap(g, p);
     Index t0 = 0;
     for (Index b = 0; b < blocks; ++b) {
-      const Index count = p.taps / blocks + (b < p.taps % blocks ? 1 : 0);
+      const Index count = taps / blocks + (b < taps % blocks ? 1 : 0);
       Index shift[kMaxTapBlock];
-      for (Index t = 0; t < count; ++t) shift[t] = tap_shift(g, p, t0 + t);
+      for (Index t = 0; t < count; ++t) shift[t] = t0 + t < p.taps ? tap.next() : ones - xp;
       kWeightGradBlocks[count - 1](dy_ext + oc * p.length, xp, shift, p.length,
-                                   lanes + (oc * p.taps + t0) * kLanes);
+                                   lanes + (oc * (p.taps + 1) + t0) * kLanes);
       t0 += count;
     }
   }
 }
-
-bool use_avx512() { return cpu_has_avx512() && !g_force_portable.load(std::memory_order_relaxed); }
-#else
-bool use_avx512() { return false; }
 #endif
 
 // ext (OC, L) = b + Σ_taps w · shifted xp, by the CPU's kernel.
@@ -309,21 +335,21 @@ void forward_ext(const T* xp, const T* w, const T* bias, const WindowGeometry& g
   forward_portable(xp, w, bias, g, p, out_channels, ext);
 }
 
-// One sample's weight gradient: into the lane partials (returns true; the caller zeroed them
-// before the first sample and adds them to dw after the last), or straight into dw (false).
+// One sample's weight (and, if db, bias) gradient: into the lane partials (returns true; the
+// caller zeroed them before the first sample and adds them to dw and db after the last), or
+// straight into dw and db (false).
 template <typename T>
-bool weight_grad(const T* dy_ext, const T* xp, const WindowGeometry& g, const Padded& p,
-                 Index out_channels, T* lanes, T* dw) {
+bool weight_grad(const T* dy_ext, const Layout<T>& s, const WindowGeometry& g, const Padded& p,
+                 Index out_channels, T* dw, T* db) {
 #ifdef CNNDIAG_DIRECT_X86
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx512()) {
-      weight_grad_avx512(dy_ext, xp, g, p, out_channels, lanes);
+      weight_grad_avx512(dy_ext, s.xp, s.ones, db != nullptr, g, p, out_channels, s.lanes);
       return true;
     }
   }
 #endif
-  (void)lanes;
-  weight_grad_portable(dy_ext, xp, g, p, out_channels, dw);
+  weight_grad_portable(dy_ext, s.xp, s.ones, g, p, out_channels, dw, db);
   return false;
 }
 
@@ -331,7 +357,8 @@ bool weight_grad(const T* dy_ext, const T* xp, const WindowGeometry& g, const Pa
 
 Index direct_conv_scratch(const WindowGeometry& g, Index out_channels) {
   const Padded p = padded(g);
-  return 2 * g.channels * p.plane + out_channels * p.length + out_channels * p.taps * kLanes;
+  return 2 * g.channels * p.plane + (out_channels + 1) * p.length +
+         out_channels * (p.taps + 1) * kLanes;
 }
 
 template <typename T>
@@ -343,40 +370,52 @@ void direct_conv_forward(const T* x, Index samples, const T* w, const T* bias,
   for (Index n = 0; n < samples; ++n) {
     pad_interior(x + n * g.channels * g.in_plane(), g, p, s.xp);
     forward_ext(s.xp, w, bias, g, p, out_channels, s.ext);
-    crop_rows(s.ext, out_channels, p.length, 0, 0, g.out_h, g.out_w, p.wp,
-              y + n * out_channels * g.out_plane());
+    // y_n (OC, OH, OW) = the first OW columns of ext's rows.
+    for (Index oc = 0; oc < out_channels; ++oc)
+      copy_rows(s.ext + oc * p.length, p.wp, y + (n * out_channels + oc) * g.out_plane(),
+                g.out_w, g.out_h, g.out_w);
   }
 }
 
 template <typename T>
 void direct_conv_backward(const T* x, Index samples, const T* w_dx, const T* dy,
-                          const WindowGeometry& g, Index out_channels, T* dw, T* dx, T* scratch) {
+                          const WindowGeometry& g, Index out_channels, T* dw, T* db,
+                          Index bias_samples, T* dx, T* scratch) {
   const Padded p = padded(g);
   const Layout<T> s = layout(g, p, out_channels, scratch);
-  const Index C = g.channels;
+  const Index C = g.channels, OP = g.out_plane();
   std::fill(s.xp, s.xp + C * p.plane, T(0));
   std::fill(s.ext, s.ext + out_channels * p.length, T(0));  // dy_ext's extra columns stay zero
-  std::fill(s.lanes, s.lanes + out_channels * p.taps * kLanes, T(0));
+  std::fill(s.ones, s.ones + p.length, T(1));
+  std::fill(s.lanes, s.lanes + out_channels * (p.taps + 1) * kLanes, T(0));
   bool lanes_used = false;
   for (Index n = 0; n < samples; ++n) {
     pad_interior(x + n * C * g.in_plane(), g, p, s.xp);
-    extend_rows(dy + n * out_channels * g.out_plane(), out_channels, g, p, s.ext);
-    lanes_used = weight_grad(s.ext, s.xp, g, p, out_channels, s.lanes, dw);
+    // dy_n (OC, OH, OW) → rows of width Wp in OC planes of L.
+    for (Index oc = 0; oc < out_channels; ++oc)
+      copy_rows(dy + (n * out_channels + oc) * OP, g.out_w, s.ext + oc * p.length, p.wp, g.out_h,
+                g.out_w);
+    lanes_used = weight_grad(s.ext, s, g, p, out_channels, dw, n < bias_samples ? db : nullptr);
     if (dx != nullptr) {
       std::fill(s.dxp, s.dxp + C * p.plane, T(0));
       data_grad(s.ext, w_dx, g, p, out_channels, s.dxp);
-      crop_rows(s.dxp, C, p.plane, g.pad_h, g.pad_w, g.in_h, g.in_w, p.wp,
-                dx + n * C * g.in_plane());
+      for (Index c = 0; c < C; ++c)
+        copy_rows(s.dxp + c * p.plane + g.pad_h * p.wp + g.pad_w, p.wp,
+                  dx + (n * C + c) * g.in_plane(), g.in_w, g.in_h, g.in_w);
     }
   }
-  // The lane partials of all samples, added once: dw[k] += Σ_j lanes[k][j] in lane order.
-  if (lanes_used) {
-    for (Index k = 0; k < out_channels * p.taps; ++k) {
+  // The lane partials of all samples, added once, in lane order: dw and db += Σ_j lanes[·][j].
+  if (!lanes_used) return;
+  for (Index oc = 0; oc < out_channels; ++oc)
+    for (Index t = 0; t <= p.taps; ++t) {
+      const T* lane = s.lanes + (oc * (p.taps + 1) + t) * kLanes;
       T sum = T(0);
-      for (Index j = 0; j < kLanes; ++j) sum += s.lanes[k * kLanes + j];
-      dw[k] += sum;
+      for (Index j = 0; j < kLanes; ++j) sum += lane[j];
+      if (t < p.taps)
+        dw[oc * p.taps + t] += sum;
+      else if (db != nullptr && bias_samples > 0)
+        db[oc] += sum;
     }
-  }
 }
 
 const char* direct_conv_kernel_name() { return use_avx512() ? "avx512" : "portable"; }
@@ -388,9 +427,10 @@ template void direct_conv_forward<float>(const float*, Index, const float*, cons
 template void direct_conv_forward<double>(const double*, Index, const double*, const double*,
                                           const WindowGeometry&, Index, double*, double*);
 template void direct_conv_backward<float>(const float*, Index, const float*, const float*,
-                                          const WindowGeometry&, Index, float*, float*, float*);
+                                          const WindowGeometry&, Index, float*, float*, Index,
+                                          float*, float*);
 template void direct_conv_backward<double>(const double*, Index, const double*, const double*,
-                                           const WindowGeometry&, Index, double*, double*,
-                                           double*);
+                                           const WindowGeometry&, Index, double*, double*, Index,
+                                           double*, double*);
 
 }  // namespace cnndiag::detail

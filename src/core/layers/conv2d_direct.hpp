@@ -19,7 +19,8 @@
 //    multiply-adds it into all of them (instead of one load-load-store axpy per tap). The weight
 //    gradient keeps one 16-lane accumulator per tap for a block of taps, runs over the plane once
 //    for the block, and carries the 16 lane partials across all samples of the call; they are
-//    added up (in lane order) once at the end of the call, not once per sample and tap.
+//    added up (in lane order) once at the end of the call, not once per sample and tap. The bias
+//    gradient Σ_i dy_ext[i] is one more such tap, whose input is a plane of ones.
 //  - double (gradient checks), and float without AVX-512: the plain axpy / dot form above, whose
 //    float axpy and dot are compiled for AVX-512, AVX2 and the baseline (GCC target_clones).
 // The data gradient always uses the axpy form (a first layer, like the benchmarks', skips it).
@@ -43,12 +44,15 @@ template <typename T>
 void direct_conv_forward(const T* x, Index samples, const T* w, const T* bias,
                          const WindowGeometry& g, Index out_channels, T* y, T* scratch);
 
-/// dw (OC, C, KH, KW) += Σ over the samples of x and dy (samples, OC, OH, OW); dx (samples, C, H,
-/// W) = the data gradient computed with the kernel w_dx (w itself, or the faulty rotated
-/// kernel), assigned, if dx is not null.
+/// dw (OC, C, KH, KW) += Σ over the samples of x and dy (samples, OC, OH, OW);
+/// db (OC) += Σ_p dy_n[oc, p] over the first `bias_samples` samples, if db is not null (all of
+/// them for the true gradient, 1 for the bias_grad_first_sample fault);
+/// dx (samples, C, H, W) = the data gradient computed with the kernel w_dx (w itself, or the
+/// faulty rotated kernel), assigned, if dx is not null.
 template <typename T>
 void direct_conv_backward(const T* x, Index samples, const T* w_dx, const T* dy,
-                          const WindowGeometry& g, Index out_channels, T* dw, T* dx, T* scratch);
+                          const WindowGeometry& g, Index out_channels, T* dw, T* db,
+                          Index bias_samples, T* dx, T* scratch);
 
 /// Which float implementation runs: "avx512" or "portable".
 const char* direct_conv_kernel_name();
