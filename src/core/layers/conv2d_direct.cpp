@@ -80,16 +80,26 @@ bool cpu_has_avx512() {
 }
 bool use_avx512() { return cpu_has_avx512() && !g_force_portable.load(std::memory_order_relaxed); }
 
-// The row copies below with whole vectors and one masked vector per row (rows of 20 or 28 floats
-// are too short for memcpy's call and setup to pay off).
+// copy_rows (below) with whole vectors: the row's last partial vector is loaded masked (zeros
+// past `cols`) and, while the store stays inside the region the call writes, stored whole. The
+// extra lanes write zeros into the gap to the next row (padding, or the extended planes' extra
+// columns: both must be zero) or into rows that are copied later (rows go in increasing order).
+// Only a store that would leave the region is masked: masked stores are slow, and rows of 20 or
+// 28 floats are too short for memcpy's call and setup to pay off.
 __attribute__((target("avx512f"))) void copy_rows_avx512(const float* src, Index src_stride,
                                                          float* dst, Index dst_stride, Index rows,
                                                          Index cols) {
   const Index full = cols / kLanes * kLanes;
   const auto tail = static_cast<__mmask16>((1u << (cols - full)) - 1u);
+  const Index region_end = (rows - 1) * dst_stride + cols;
   for (Index r = 0; r < rows; ++r, src += src_stride, dst += dst_stride) {
     for (Index i = 0; i < full; i += kLanes) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (tail != 0) _mm512_mask_storeu_ps(dst + full, tail, _mm512_maskz_loadu_ps(tail, src + full));
+    if (tail == 0) continue;
+    const __m512 last = _mm512_maskz_loadu_ps(tail, src + full);
+    if (r * dst_stride + full + kLanes <= region_end)
+      _mm512_storeu_ps(dst + full, last);
+    else
+      _mm512_mask_storeu_ps(dst + full, tail, last);
   }
 }
 #else
