@@ -16,10 +16,10 @@ constexpr Index kLanes = 16;
 
 // Sizes of the padded layout (see the header) and where each piece sits in the scratch.
 struct Padded {
-  Index hp, wp;   // padded height and width
-  Index length;   // L = OH·Wp rounded up to 16: one extended output plane
-  Index plane;    // elements of one padded input plane, with room for the last tap's reads
-  Index taps;     // C·KH·KW: the taps of one output channel, ordered like w's (c, kh, kw)
+  Index hp, wp;  // padded height and width
+  Index length;  // L = OH·Wp rounded up to 16: one extended output plane
+  Index plane;   // elements of one padded input plane, with room for the last tap's reads
+  Index taps;    // C·KH·KW: the taps of one output channel, ordered like w's (c, kh, kw)
 };
 Padded padded(const WindowGeometry& g) {
   Padded p;
@@ -234,7 +234,8 @@ __attribute__((target("avx512f"))) void forward_block_avx512(const float* xp, co
 #pragma GCC unroll 8
   for (int oc = 0; oc < OC; ++oc)
 #pragma GCC unroll 14
-    for (int v = 0; v < VB; ++v) _mm512_storeu_ps(ext + oc * p.length + i0 + v * kLanes, acc[oc][v]);
+    for (int v = 0; v < VB; ++v)
+      _mm512_storeu_ps(ext + oc * p.length + i0 + v * kLanes, acc[oc][v]);
 }
 
 // The whole extended plane in blocks of VB vectors. A last partial block is computed as the
@@ -257,24 +258,21 @@ void forward_avx512(const float* xp, const float* w, const float* bias, const Wi
   if (i0 < p.length) forward_block_avx512<OC, kVb>(xp, w, bias, g, p, ext, p.length - kBlock);
 }
 
+using ForwardPlane = void (*)(const float*, const float*, const float*, const WindowGeometry&,
+                              const Padded&, float*);
+constexpr int kMaxForwardChannels = 8;
+constexpr ForwardPlane kForwardPlanes[kMaxForwardChannels] = {
+    forward_avx512<1>, forward_avx512<2>, forward_avx512<3>, forward_avx512<4>,
+    forward_avx512<5>, forward_avx512<6>, forward_avx512<7>, forward_avx512<8>};
+
+// All output channels, in groups of up to 8 that share each input vector load.
 void forward_avx512_dispatch(const float* xp, const float* w, const float* bias,
                              const WindowGeometry& g, const Padded& p, Index out_channels,
                              float* ext) {
-  switch (out_channels) {
-    case 1: return forward_avx512<1>(xp, w, bias, g, p, ext);
-    case 2: return forward_avx512<2>(xp, w, bias, g, p, ext);
-    case 3: return forward_avx512<3>(xp, w, bias, g, p, ext);
-    case 4: return forward_avx512<4>(xp, w, bias, g, p, ext);
-    case 5: return forward_avx512<5>(xp, w, bias, g, p, ext);
-    case 6: return forward_avx512<6>(xp, w, bias, g, p, ext);
-    case 7: return forward_avx512<7>(xp, w, bias, g, p, ext);
-    case 8: return forward_avx512<8>(xp, w, bias, g, p, ext);
-    default:  // more output channels than the direct path takes: groups of 8 rows of w
-      for (Index oc = 0; oc < out_channels; oc += 8) {
-        const Index k = std::min<Index>(8, out_channels - oc);
-        forward_avx512_dispatch(xp, w + oc * p.taps, bias != nullptr ? bias + oc : nullptr, g,
-                                p, k, ext + oc * p.length);
-      }
+  for (Index oc = 0; oc < out_channels; oc += kMaxForwardChannels) {
+    const Index count = std::min<Index>(kMaxForwardChannels, out_channels - oc);
+    kForwardPlanes[count - 1](xp, w + oc * p.taps, bias != nullptr ? bias + oc : nullptr, g, p,
+                              ext + oc * p.length);
   }
 }
 
@@ -283,8 +281,7 @@ void forward_avx512_dispatch(const float* xp, const float* w, const float* bias,
 // serves TB multiply-adds.
 constexpr int kMaxTapBlock = 12;
 template <int TB>
-__attribute__((target("avx512f"))) void weight_grad_block_avx512(const float* dy,
-                                                                 const float* xp,
+__attribute__((target("avx512f"))) void weight_grad_block_avx512(const float* dy, const float* xp,
                                                                  const Index* shift, Index length,
                                                                  float* lanes) {
   __m512 acc[TB];
@@ -305,9 +302,9 @@ __attribute__((target("avx512f"))) void weight_grad_block_avx512(const float* dy
 
 using WeightGradBlock = void (*)(const float*, const float*, const Index*, Index, float*);
 constexpr WeightGradBlock kWeightGradBlocks[kMaxTapBlock] = {
-    weight_grad_block_avx512<1>, weight_grad_block_avx512<2>,  weight_grad_block_avx512<3>,
-    weight_grad_block_avx512<4>, weight_grad_block_avx512<5>,  weight_grad_block_avx512<6>,
-    weight_grad_block_avx512<7>, weight_grad_block_avx512<8>,  weight_grad_block_avx512<9>,
+    weight_grad_block_avx512<1>,  weight_grad_block_avx512<2>,  weight_grad_block_avx512<3>,
+    weight_grad_block_avx512<4>,  weight_grad_block_avx512<5>,  weight_grad_block_avx512<6>,
+    weight_grad_block_avx512<7>,  weight_grad_block_avx512<8>,  weight_grad_block_avx512<9>,
     weight_grad_block_avx512<10>, weight_grad_block_avx512<11>, weight_grad_block_avx512<12>};
 
 // lanes (OC, taps + 1, 16) += the sample's products. Row `taps` of each output channel is the
@@ -382,8 +379,8 @@ void direct_conv_forward(const T* x, Index samples, const T* w, const T* bias,
     forward_ext(s.xp, w, bias, g, p, out_channels, s.ext);
     // y_n (OC, OH, OW) = the first OW columns of ext's rows.
     for (Index oc = 0; oc < out_channels; ++oc)
-      copy_rows(s.ext + oc * p.length, p.wp, y + (n * out_channels + oc) * g.out_plane(),
-                g.out_w, g.out_h, g.out_w);
+      copy_rows(s.ext + oc * p.length, p.wp, y + (n * out_channels + oc) * g.out_plane(), g.out_w,
+                g.out_h, g.out_w);
   }
 }
 

@@ -85,8 +85,8 @@ __attribute__((target("avx512f"))) void forward_tile(Index d, Index out, const f
 // and stored back.
 template <int JB, int VB>
 __attribute__((target("avx512f"))) void weight_grad_tile(Index n, Index d, Index out,
-                                                         const float* dy, const float* x,
-                                                         float* dw, Index valid) {
+                                                         const float* dy, const float* x, float* dw,
+                                                         Index valid) {
   __mmask16 m[VB];
   __m512 acc[JB][VB];
 #pragma GCC unroll 4
@@ -196,8 +196,8 @@ void small_linear_weight_grad(Index n, Index d, Index out, const float* dy, cons
     const Index width = full ? kTileColumns : std::min<Index>(kLanes, d - k);
     for (Index j = 0; j < out; j += kRows) {
       const Index rows = std::min<Index>(kRows, out - j);
-      const WeightGradTile tile = full ? kWeightGradTiles<kVectors>[rows - 1]
-                                       : kWeightGradTiles<1>[rows - 1];
+      const WeightGradTile tile =
+          full ? kWeightGradTiles<kVectors>[rows - 1] : kWeightGradTiles<1>[rows - 1];
       tile(n, d, out, dy + j, x + k, dw + j * d + k, width);
     }
     k += width;
@@ -211,8 +211,8 @@ void small_linear_data_grad(Index n, Index d, Index out, const float* dy, const 
     for (Index k = 0; k < d;) {
       const bool full = k + kTileColumns <= d;
       const Index width = full ? kTileColumns : std::min<Index>(kLanes, d - k);
-      const DataGradTile tile = full ? kDataGradTiles<kVectors>[rows - 1]
-                                     : kDataGradTiles<1>[rows - 1];
+      const DataGradTile tile =
+          full ? kDataGradTiles<kVectors>[rows - 1] : kDataGradTiles<1>[rows - 1];
       tile(d, out, dy + i * out, w + k, dx + i * d + k, width);
       k += width;
     }
