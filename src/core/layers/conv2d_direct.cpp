@@ -1,8 +1,10 @@
 #include "layers/conv2d_direct.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <type_traits>
+#include <utility>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -276,54 +278,82 @@ void forward_avx512_dispatch(const float* xp, const float* w, const float* bias,
   }
 }
 
-// Weight gradient for TB taps of one output channel: lanes[t][j] += Σ_{i ≡ j mod 16} dy[i] ·
-// xp[shift_t + i], one accumulator per tap kept in a register over the whole plane; one dy load
-// serves TB multiply-adds.
+// Weight gradient for TB taps of OC output channels: lanes[oc][t][j] += Σ_{i ≡ j mod 16}
+// dy_oc[i] · xp[shift_t + i]. The OC·TB accumulators stay in registers over the whole plane; per
+// 16 positions the OC dy vectors are loaded once for TB taps and each tap's x vector once for
+// the OC channels (x loads are unaligned, and each one crosses a cache line: sharing them is
+// what keeps the kernel off the load ports' limit).
 constexpr int kMaxTapBlock = 12;
-template <int TB>
-__attribute__((target("avx512f"))) void weight_grad_block_avx512(const float* dy, const float* xp,
-                                                                 const Index* shift, Index length,
-                                                                 float* lanes) {
-  __m512 acc[TB];
+constexpr int tap_block(int oc) { return std::min(kMaxTapBlock, 24 / oc); }
+
+template <int OC, int TB>
+__attribute__((target("avx512f"))) void weight_grad_block_avx512(const float* dy, Index length,
+                                                                 const float* xp,
+                                                                 const Index* shift, float* lanes,
+                                                                 Index lanes_stride) {
+  __m512 acc[OC][TB];
   const float* src[TB];
 #pragma GCC unroll 12
-  for (int t = 0; t < TB; ++t) {
-    acc[t] = _mm512_loadu_ps(lanes + t * kLanes);
-    src[t] = xp + shift[t];
-  }
+  for (int t = 0; t < TB; ++t) src[t] = xp + shift[t];
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc)
+#pragma GCC unroll 12
+    for (int t = 0; t < TB; ++t)
+      acc[oc][t] = _mm512_loadu_ps(lanes + oc * lanes_stride + t * kLanes);
   for (Index i = 0; i < length; i += kLanes) {
-    const __m512 d = _mm512_loadu_ps(dy + i);
+    __m512 d[OC];
+#pragma GCC unroll 8
+    for (int oc = 0; oc < OC; ++oc) d[oc] = _mm512_loadu_ps(dy + oc * length + i);
 #pragma GCC unroll 12
-    for (int t = 0; t < TB; ++t) acc[t] = _mm512_fmadd_ps(d, _mm512_loadu_ps(src[t] + i), acc[t]);
+    for (int t = 0; t < TB; ++t) {
+      const __m512 x = _mm512_loadu_ps(src[t] + i);
+#pragma GCC unroll 8
+      for (int oc = 0; oc < OC; ++oc) acc[oc][t] = _mm512_fmadd_ps(d[oc], x, acc[oc][t]);
+    }
   }
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc)
 #pragma GCC unroll 12
-  for (int t = 0; t < TB; ++t) _mm512_storeu_ps(lanes + t * kLanes, acc[t]);
+    for (int t = 0; t < TB; ++t)
+      _mm512_storeu_ps(lanes + oc * lanes_stride + t * kLanes, acc[oc][t]);
 }
 
-using WeightGradBlock = void (*)(const float*, const float*, const Index*, Index, float*);
-constexpr WeightGradBlock kWeightGradBlocks[kMaxTapBlock] = {
-    weight_grad_block_avx512<1>,  weight_grad_block_avx512<2>,  weight_grad_block_avx512<3>,
-    weight_grad_block_avx512<4>,  weight_grad_block_avx512<5>,  weight_grad_block_avx512<6>,
-    weight_grad_block_avx512<7>,  weight_grad_block_avx512<8>,  weight_grad_block_avx512<9>,
-    weight_grad_block_avx512<10>, weight_grad_block_avx512<11>, weight_grad_block_avx512<12>};
+// The kernels by (OC, TB) for every TB up to tap_block(OC): tables[OC − 1][TB − 1].
+using WeightGradBlock = void (*)(const float*, Index, const float*, const Index*, float*, Index);
+using WeightGradTable = std::array<WeightGradBlock, kMaxTapBlock>;
+template <int OC, std::size_t... I>
+constexpr WeightGradTable weight_grad_table(std::index_sequence<I...>) {
+  return {weight_grad_block_avx512<OC, static_cast<int>(I) + 1>...};
+}
+template <int OC>
+constexpr WeightGradTable kWeightGradTable =
+    weight_grad_table<OC>(std::make_index_sequence<tap_block(OC)>{});
+constexpr int kMaxGradChannels = 8;
+constexpr const WeightGradTable* kWeightGradTables[kMaxGradChannels] = {
+    &kWeightGradTable<1>, &kWeightGradTable<2>, &kWeightGradTable<3>, &kWeightGradTable<4>,
+    &kWeightGradTable<5>, &kWeightGradTable<6>, &kWeightGradTable<7>, &kWeightGradTable<8>};
 
 // lanes (OC, taps + 1, 16) += the sample's products. Row `taps` of each output channel is the
-// bias: Σ dy = dy · 1, a tap whose input plane is the ones plane (only when `bias`). The taps of
-// each output channel go in balanced blocks of at most 12 (25 taps + bias → 9, 9, 8).
+// bias: Σ dy = dy · 1, a tap whose input plane is the ones plane (only when `bias`). Output
+// channels go in groups of up to 8, the taps in balanced blocks of at most tap_block(group)
+// (LeNet's 6 channels, 25 taps + bias: 7 blocks of 4 or 3).
 void weight_grad_avx512(const float* dy_ext, const float* xp, const float* ones, bool bias,
                         const WindowGeometry& g, const Padded& p, Index out_channels,
                         float* lanes) {
   const Index taps = p.taps + (bias ? 1 : 0);
-  const Index blocks = (taps + kMaxTapBlock - 1) / kMaxTapBlock;
-  for (Index oc = 0; oc < out_channels; ++oc) {
+  const Index lanes_stride = (p.taps + 1) * kLanes;
+  for (Index oc = 0; oc < out_channels; oc += kMaxGradChannels) {
+    const int group = static_cast<int>(std::min<Index>(kMaxGradChannels, out_channels - oc));
+    const WeightGradTable& table = *kWeightGradTables[group - 1];
+    const Index blocks = (taps + tap_block(group) - 1) / tap_block(group);
     TapWalker tap(g, p);
     Index t0 = 0;
     for (Index b = 0; b < blocks; ++b) {
       const Index count = taps / blocks + (b < taps % blocks ? 1 : 0);
       Index shift[kMaxTapBlock];
       for (Index t = 0; t < count; ++t) shift[t] = t0 + t < p.taps ? tap.next() : ones - xp;
-      kWeightGradBlocks[count - 1](dy_ext + oc * p.length, xp, shift, p.length,
-                                   lanes + (oc * (p.taps + 1) + t0) * kLanes);
+      table[count - 1](dy_ext + oc * p.length, p.length, xp, shift,
+                       lanes + oc * lanes_stride + t0 * kLanes, lanes_stride);
       t0 += count;
     }
   }
