@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -29,6 +30,7 @@ Padded padded(const WindowGeometry& g) {
   p.wp = g.in_w + 2 * g.pad_w;
   p.length = (g.out_h * p.wp + kLanes - 1) / kLanes * kLanes;
   p.plane = std::max(p.hp * p.wp, p.length + (g.kernel_h - 1) * p.wp + g.kernel_w - 1);
+  p.plane = (p.plane + kLanes - 1) / kLanes * kLanes;  // every plane starts on a 64-byte line
   p.taps = g.channels * g.kernel_h * g.kernel_w;
   return p;
 }
@@ -43,8 +45,15 @@ struct Layout {
   T* ones;
   T* lanes;
 };
+// The scratch is used from its first 64-byte boundary on (direct_conv_scratch counts the 16
+// elements this may skip), so that with planes of whole vectors the extended planes and the
+// untapped (kh = kw = 0) input reads are aligned: an unaligned 64-byte vector always spans two
+// cache lines, and these kernels are bound by their loads.
 template <typename T>
 Layout<T> layout(const WindowGeometry& g, const Padded& p, Index out_channels, T* scratch) {
+  constexpr std::uintptr_t kLine = 64;
+  const auto address = reinterpret_cast<std::uintptr_t>(scratch);
+  scratch += ((kLine - address % kLine) % kLine) / sizeof(T);
   T* ext = scratch + 2 * g.channels * p.plane;
   T* ones = ext + out_channels * p.length;
   return {scratch, scratch + g.channels * p.plane, ext, ones, ones + p.length};
@@ -394,7 +403,7 @@ bool weight_grad(const T* dy_ext, const Layout<T>& s, const WindowGeometry& g, c
 
 Index direct_conv_scratch(const WindowGeometry& g, Index out_channels) {
   const Padded p = padded(g);
-  return 2 * g.channels * p.plane + (out_channels + 1) * p.length +
+  return kLanes + 2 * g.channels * p.plane + (out_channels + 1) * p.length +
          out_channels * (p.taps + 1) * kLanes;
 }
 
