@@ -21,7 +21,7 @@ constexpr Index kLanes = 16;
 struct Padded {
   Index hp, wp;  // padded height and width
   Index length;  // L = OH·Wp rounded up to 16: one extended output plane
-  Index plane;   // elements of one padded input plane, with room for the last tap's reads
+  Index plane;   // elements of one padded input plane, with room for the reads past its end
   Index taps;    // C·KH·KW: the taps of one output channel, ordered like w's (c, kh, kw)
 };
 Padded padded(const WindowGeometry& g) {
@@ -29,7 +29,10 @@ Padded padded(const WindowGeometry& g) {
   p.hp = g.in_h + 2 * g.pad_h;
   p.wp = g.in_w + 2 * g.pad_w;
   p.length = (g.out_h * p.wp + kLanes - 1) / kLanes * kLanes;
-  p.plane = std::max(p.hp * p.wp, p.length + (g.kernel_h - 1) * p.wp + g.kernel_w - 1);
+  // Room for the last kernel row's reads past L: KW − 1 columns, or the extra vector the
+  // AVX-512 forward loads per row.
+  p.plane =
+      std::max(p.hp * p.wp, p.length + (g.kernel_h - 1) * p.wp + std::max(g.kernel_w - 1, kLanes));
   p.plane = (p.plane + kLanes - 1) / kLanes * kLanes;  // every plane starts on a 64-byte line
   p.taps = g.channels * g.kernel_h * g.kernel_w;
   return p;
@@ -207,14 +210,57 @@ void data_grad(const T* dy_ext, const T* w_dx, const WindowGeometry& g, const Pa
 // ---------------------------------------------------------------------------------------------
 // The AVX-512 register-blocked form (float).
 #ifdef CNNDIAG_DIRECT_X86
-// Output vectors per block for OC output channels: OC·VB accumulators + VB input vectors + one
-// broadcast weight must fit the 32 zmm registers, with enough independent accumulators (≥ 8)
-// to hide the FMA latency.
-constexpr int forward_block(int oc) { return std::min(14, 30 / (oc + 1)); }
+// Output vectors per block for OC output channels: OC·VB accumulators, VB + 1 loaded and VB
+// shifted input vectors and one broadcast weight must fit the 32 zmm registers, with enough
+// independent accumulators (≥ 9) to hide the FMA latency.
+constexpr int forward_block(int oc) { return std::min(12, 30 / (oc + 2)); }
 
-// ext[oc][i0 + 16v + j] = b[oc] + Σ_t w[oc, t] · xp[shift_t + i0 + 16v + j] for v < VB: per tap,
-// VB input vectors are loaded once and multiplied into all OC·VB accumulators.
-template <int OC, int VB>
+// Lanes R…15 of lo followed by lanes 0…R−1 of hi (valignd). Written in the full-mask form (src =
+// lo, every lane selected: the same instruction) because GCC 12's plain form starts from an
+// undefined vector and trips -Wmaybe-uninitialized.
+template <int R>
+__attribute__((target("avx512f"), always_inline)) inline __m512 shift_lanes(__m512 lo, __m512 hi) {
+  const __m512i l = _mm512_castps_si512(lo);
+  return _mm512_castsi512_ps(_mm512_mask_alignr_epi32(l, 0xFFFF, _mm512_castps_si512(hi), l, R));
+}
+
+// The input vectors of tap column kw = R, xp[shift + kw + 16v + j], from the loaded vectors
+// u[v] = xp[shift + 16v + j] of its kernel row: lanes R… of u[v] followed by lanes …R−1 of u[v+1]
+// (valignd), multiply-added into every output channel's accumulators with w[oc·w_stride].
+template <int R, int OC, int VB>
+__attribute__((target("avx512f"), always_inline)) inline void forward_tap(const __m512 (&u)[VB + 1],
+                                                                          const float* w,
+                                                                          Index w_stride,
+                                                                          __m512 (&acc)[OC][VB]) {
+  __m512 in[VB];
+#pragma GCC unroll 12
+  for (int v = 0; v < VB; ++v) in[v] = R == 0 ? u[v] : shift_lanes<R>(u[v], u[v + 1]);
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc) {
+    const __m512 wt = _mm512_set1_ps(w[oc * w_stride]);
+#pragma GCC unroll 12
+    for (int v = 0; v < VB; ++v) acc[oc][v] = _mm512_fmadd_ps(in[v], wt, acc[oc][v]);
+  }
+}
+
+// All KW taps of a kernel row: forward_tap for kw = R… in order.
+template <int OC, int VB, int... R>
+__attribute__((target("avx512f"), always_inline)) inline void forward_row(
+    const __m512 (&u)[VB + 1], const float* w, Index w_stride, __m512 (&acc)[OC][VB],
+    std::integer_sequence<int, R...>) {
+  (forward_tap<R, OC, VB>(u, w + R, w_stride, acc), ...);
+}
+
+// Kernels up to this wide run the kernel below (valignd takes its shift as an immediate, so the
+// kernel width is a template parameter); wider ones the portable form.
+constexpr int kMaxShiftedColumns = 5;
+
+// ext[oc][i0 + 16v + j] = b[oc] + Σ_t w[oc, t] · xp[shift_t + i0 + 16v + j] for v < VB. Per
+// kernel row (c, kh), VB + 1 input vectors are loaded once; the KW taps of the row are those
+// vectors shifted by kw lanes (forward_tap), each multiplied into all OC·VB accumulators. An
+// unaligned 64-byte load always spans two cache lines, so loading once per row instead of once
+// per tap is what keeps this kernel off the load ports' limit.
+template <int OC, int KW, int VB>
 __attribute__((target("avx512f"))) void forward_block_avx512(const float* xp, const float* w,
                                                              const float* bias,
                                                              const WindowGeometry& g,
@@ -224,27 +270,21 @@ __attribute__((target("avx512f"))) void forward_block_avx512(const float* xp, co
 #pragma GCC unroll 8
   for (int oc = 0; oc < OC; ++oc) {
     const __m512 b = _mm512_set1_ps(bias != nullptr ? bias[oc] : 0.0f);
-#pragma GCC unroll 14
+#pragma GCC unroll 12
     for (int v = 0; v < VB; ++v) acc[oc][v] = b;
   }
-  Index t = 0;
+  const float* wt = w;  // w[oc, c, kh, 0] at wt[oc·taps] for the current row
   for (Index c = 0; c < g.channels; ++c)
-    for (Index kh = 0; kh < g.kernel_h; ++kh)
-      for (Index kw = 0; kw < g.kernel_w; ++kw, ++t) {
-        const float* src = xp + c * p.plane + kh * p.wp + kw + i0;
-        __m512 in[VB];
-#pragma GCC unroll 14
-        for (int v = 0; v < VB; ++v) in[v] = _mm512_loadu_ps(src + v * kLanes);
-#pragma GCC unroll 8
-        for (int oc = 0; oc < OC; ++oc) {
-          const __m512 wt = _mm512_set1_ps(w[oc * p.taps + t]);
-#pragma GCC unroll 14
-          for (int v = 0; v < VB; ++v) acc[oc][v] = _mm512_fmadd_ps(in[v], wt, acc[oc][v]);
-        }
-      }
+    for (Index kh = 0; kh < g.kernel_h; ++kh, wt += KW) {
+      const float* src = xp + c * p.plane + kh * p.wp + i0;
+      __m512 u[VB + 1];
+#pragma GCC unroll 13
+      for (int v = 0; v <= VB; ++v) u[v] = _mm512_loadu_ps(src + v * kLanes);
+      forward_row<OC, VB>(u, wt, p.taps, acc, std::make_integer_sequence<int, KW>{});
+    }
 #pragma GCC unroll 8
   for (int oc = 0; oc < OC; ++oc)
-#pragma GCC unroll 14
+#pragma GCC unroll 12
     for (int v = 0; v < VB; ++v)
       _mm512_storeu_ps(ext + oc * p.length + i0 + v * kLanes, acc[oc][v]);
 }
@@ -253,28 +293,38 @@ __attribute__((target("avx512f"))) void forward_block_avx512(const float* xp, co
 // block that ends at L, overlapping the previous one: the overlapped outputs are recomputed by
 // the same operations in the same order, so they come out identical (ext is assigned, not
 // accumulated).
-template <int OC>
+template <int OC, int KW>
 void forward_avx512(const float* xp, const float* w, const float* bias, const WindowGeometry& g,
                     const Padded& p, float* ext) {
   constexpr int kVb = forward_block(OC);
   constexpr Index kBlock = kVb * kLanes;
   if (p.length < kBlock) {
     for (Index i0 = 0; i0 < p.length; i0 += kLanes)
-      forward_block_avx512<OC, 1>(xp, w, bias, g, p, ext, i0);
+      forward_block_avx512<OC, KW, 1>(xp, w, bias, g, p, ext, i0);
     return;
   }
   Index i0 = 0;
   for (; i0 + kBlock <= p.length; i0 += kBlock)
-    forward_block_avx512<OC, kVb>(xp, w, bias, g, p, ext, i0);
-  if (i0 < p.length) forward_block_avx512<OC, kVb>(xp, w, bias, g, p, ext, p.length - kBlock);
+    forward_block_avx512<OC, KW, kVb>(xp, w, bias, g, p, ext, i0);
+  if (i0 < p.length) forward_block_avx512<OC, KW, kVb>(xp, w, bias, g, p, ext, p.length - kBlock);
 }
 
+// The planes by (OC, KW): kForwardPlanes[OC − 1][KW − 1].
 using ForwardPlane = void (*)(const float*, const float*, const float*, const WindowGeometry&,
                               const Padded&, float*);
 constexpr int kMaxForwardChannels = 8;
-constexpr ForwardPlane kForwardPlanes[kMaxForwardChannels] = {
-    forward_avx512<1>, forward_avx512<2>, forward_avx512<3>, forward_avx512<4>,
-    forward_avx512<5>, forward_avx512<6>, forward_avx512<7>, forward_avx512<8>};
+using ForwardTable = std::array<ForwardPlane, kMaxShiftedColumns>;
+template <int OC, int... KW>
+constexpr ForwardTable forward_table(std::integer_sequence<int, KW...>) {
+  return {forward_avx512<OC, KW + 1>...};
+}
+template <int... OC>
+constexpr std::array<ForwardTable, sizeof...(OC)> forward_tables(
+    std::integer_sequence<int, OC...>) {
+  return {forward_table<OC + 1>(std::make_integer_sequence<int, kMaxShiftedColumns>{})...};
+}
+constexpr auto kForwardPlanes =
+    forward_tables(std::make_integer_sequence<int, kMaxForwardChannels>{});
 
 // All output channels, in groups of up to 8 that share each input vector load.
 void forward_avx512_dispatch(const float* xp, const float* w, const float* bias,
@@ -282,8 +332,8 @@ void forward_avx512_dispatch(const float* xp, const float* w, const float* bias,
                              float* ext) {
   for (Index oc = 0; oc < out_channels; oc += kMaxForwardChannels) {
     const Index count = std::min<Index>(kMaxForwardChannels, out_channels - oc);
-    kForwardPlanes[count - 1](xp, w + oc * p.taps, bias != nullptr ? bias + oc : nullptr, g, p,
-                              ext + oc * p.length);
+    kForwardPlanes[count - 1][g.kernel_w - 1](
+        xp, w + oc * p.taps, bias != nullptr ? bias + oc : nullptr, g, p, ext + oc * p.length);
   }
 }
 
@@ -375,7 +425,8 @@ void forward_ext(const T* xp, const T* w, const T* bias, const WindowGeometry& g
                  Index out_channels, T* ext) {
 #ifdef CNNDIAG_DIRECT_X86
   if constexpr (std::is_same_v<T, float>) {
-    if (use_avx512()) return forward_avx512_dispatch(xp, w, bias, g, p, out_channels, ext);
+    if (use_avx512() && g.kernel_w <= kMaxShiftedColumns)
+      return forward_avx512_dispatch(xp, w, bias, g, p, out_channels, ext);
   }
 #endif
   forward_portable(xp, w, bias, g, p, out_channels, ext);

@@ -1,7 +1,7 @@
 // The direct convolution kernels (src/core/layers/conv2d_direct.hpp) against the plain reference
 // loops (conv2d_reference.hpp, in double), in float and double, with the AVX-512 kernels and with
 // the portable form forced: odd plane sizes (rows not a multiple of 16, planes of one pixel),
-// kernels 1…5 (also larger than the input and non-square), padding 0…2 (also asymmetric), 1…8
+// kernels 1…5 and 7 (also larger than the input and non-square), padding 0…2 (also asymmetric), 1…8
 // channel pairs, several samples per call, and every bias mode (all samples, first sample only,
 // none) with and without dx. Scratch starts dirty and gradients start at 0.5, so a kernel that
 // relied on zeroed scratch or assigned instead of accumulating would fail.
@@ -31,7 +31,7 @@ const DirectCase kCases[] = {
     {2, 7, 9, 4, 3, 2, 1, 0},   {1, 3, 3, 2, 5, 5, 2, 2},  {3, 5, 17, 2, 1, 1, 0, 0},
     {8, 6, 11, 1, 4, 3, 2, 1},  {1, 1, 1, 8, 1, 1, 0, 0},  {2, 13, 5, 3, 5, 4, 0, 2},
     {1, 16, 16, 5, 2, 2, 1, 1}, {4, 9, 33, 2, 3, 5, 1, 2}, {1, 31, 7, 7, 3, 1, 1, 0},
-    {1, 2, 40, 3, 2, 5, 0, 2},
+    {1, 2, 40, 3, 2, 5, 0, 2},  {1, 9, 12, 2, 2, 7, 1, 3},  // wider than 5: portable forward
 };
 
 std::string describe(const DirectCase& c) {
