@@ -392,15 +392,131 @@ constexpr const WeightGradTable* kWeightGradTables[kMaxGradChannels] = {
     &kWeightGradTable<1>, &kWeightGradTable<2>, &kWeightGradTable<3>, &kWeightGradTable<4>,
     &kWeightGradTable<5>, &kWeightGradTable<6>, &kWeightGradTable<7>, &kWeightGradTable<8>};
 
+// The weight gradient by kernel rows, for few output channels and narrow kernels (OC·KW ≤ 12,
+// KW ≤ 5; the seed's 1 channel × 3 columns). The tap blocks above load every tap's x vector
+// separately — unaligned, two cache lines each — and with one output channel nothing shares
+// them. Here each 16 positions of a kernel row (c, kh) are loaded once and the row's KW taps use
+// them shifted by kw lanes (valignd), as in the forward. U consecutive position vectors keep
+// their own accumulators, so that OC·KW·U ≥ 8 FMA chains run side by side.
+constexpr int kMaxRowTaps = 12;
+constexpr int row_unroll(int oc, int kw) { return std::min(4, kMaxRowTaps / (oc * kw)); }
+
+// One tap column R of the row: acc[oc][R] += dy_oc · (x shifted by R lanes).
+template <int R, int OC, int KW>
+__attribute__((target("avx512f"), always_inline)) inline void row_tap(const __m512 (&d)[OC],
+                                                                      __m512 lo, __m512 hi,
+                                                                      __m512 (&acc)[OC][KW]) {
+  const __m512 x = R == 0 ? lo : shift_lanes<R>(lo, hi);
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc) acc[oc][R] = _mm512_fmadd_ps(d[oc], x, acc[oc][R]);
+}
+
+// 16 positions i…i+15 of the row: lo = x[i…], hi = x[i + 16…]. With `bias`, also Σ dy.
+template <int OC, int KW, int... R>
+__attribute__((target("avx512f"), always_inline)) inline void row_vector(
+    const float* dy, Index length, Index i, __m512 lo, __m512 hi, bool bias, __m512 (&acc)[OC][KW],
+    __m512 (&bias_acc)[OC], std::integer_sequence<int, R...>) {
+  __m512 d[OC];
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc) {
+    d[oc] = _mm512_loadu_ps(dy + oc * length + i);
+    if (bias) bias_acc[oc] = _mm512_add_ps(bias_acc[oc], d[oc]);  // dy·1, exactly as an FMA
+  }
+  (row_tap<R, OC, KW>(d, lo, hi, acc), ...);
+}
+
+// lanes[oc][kw] += Σ over the plane for the row starting at x (lanes_stride apart per output
+// channel); with `bias`, bias_lanes[oc] += Σ dy_oc too. The U partial accumulators are added to
+// the lanes in order, so the sum's order is fixed by the shapes.
+template <int OC, int KW>
+__attribute__((target("avx512f"))) void weight_grad_row_avx512(const float* dy, Index length,
+                                                               const float* x, bool bias,
+                                                               float* lanes, float* bias_lanes,
+                                                               Index lanes_stride) {
+  constexpr int U = row_unroll(OC, KW);
+  constexpr auto kColumns = std::make_integer_sequence<int, KW>{};
+  __m512 acc[U][OC][KW], bias_acc[U][OC];
+#pragma GCC unroll 4
+  for (int q = 0; q < U; ++q)
+#pragma GCC unroll 8
+    for (int oc = 0; oc < OC; ++oc) {
+      bias_acc[q][oc] = _mm512_setzero_ps();
+#pragma GCC unroll 5
+      for (int kw = 0; kw < KW; ++kw) acc[q][oc][kw] = _mm512_setzero_ps();
+    }
+  Index i = 0;
+  for (; i + U * kLanes <= length; i += U * kLanes) {
+    __m512 u[U + 1];
+#pragma GCC unroll 5
+    for (int q = 0; q <= U; ++q) u[q] = _mm512_loadu_ps(x + i + q * kLanes);
+#pragma GCC unroll 4
+    for (int q = 0; q < U; ++q)
+      row_vector<OC, KW>(dy, length, i + q * kLanes, u[q], u[q + 1], bias, acc[q], bias_acc[q],
+                         kColumns);
+  }
+  for (; i < length; i += kLanes)
+    row_vector<OC, KW>(dy, length, i, _mm512_loadu_ps(x + i), _mm512_loadu_ps(x + i + kLanes), bias,
+                       acc[0], bias_acc[0], kColumns);
+#pragma GCC unroll 8
+  for (int oc = 0; oc < OC; ++oc) {
+#pragma GCC unroll 5
+    for (int kw = 0; kw < KW; ++kw) {
+      __m512 sum = _mm512_loadu_ps(lanes + oc * lanes_stride + kw * kLanes);
+#pragma GCC unroll 4
+      for (int q = 0; q < U; ++q) sum = _mm512_add_ps(sum, acc[q][oc][kw]);
+      _mm512_storeu_ps(lanes + oc * lanes_stride + kw * kLanes, sum);
+    }
+    if (bias) {
+      __m512 sum = _mm512_loadu_ps(bias_lanes + oc * lanes_stride);
+#pragma GCC unroll 4
+      for (int q = 0; q < U; ++q) sum = _mm512_add_ps(sum, bias_acc[q][oc]);
+      _mm512_storeu_ps(bias_lanes + oc * lanes_stride, sum);
+    }
+  }
+}
+
+// The row kernels by (OC, KW) where OC·KW ≤ 12: kWeightGradRows[OC − 1][KW − 1], else null.
+using WeightGradRow = void (*)(const float*, Index, const float*, bool, float*, float*, Index);
+using WeightGradRowTable = std::array<WeightGradRow, kMaxShiftedColumns>;
+template <int OC, int KW>
+constexpr WeightGradRow weight_grad_row() {
+  if constexpr (OC * KW <= kMaxRowTaps)
+    return weight_grad_row_avx512<OC, KW>;
+  else
+    return nullptr;
+}
+template <int OC, int... KW>
+constexpr WeightGradRowTable weight_grad_row_table(std::integer_sequence<int, KW...>) {
+  return {weight_grad_row<OC, KW + 1>()...};
+}
+template <int... OC>
+constexpr std::array<WeightGradRowTable, sizeof...(OC)> weight_grad_row_tables(
+    std::integer_sequence<int, OC...>) {
+  return {weight_grad_row_table<OC + 1>(std::make_integer_sequence<int, kMaxShiftedColumns>{})...};
+}
+constexpr auto kWeightGradRows =
+    weight_grad_row_tables(std::make_integer_sequence<int, kMaxGradChannels>{});
+
 // lanes (OC, taps + 1, 16) += the sample's products. Row `taps` of each output channel is the
-// bias: Σ dy = dy · 1, a tap whose input plane is the ones plane (only when `bias`). Output
-// channels go in groups of up to 8, the taps in balanced blocks of at most tap_block(group)
-// (LeNet's 6 channels, 25 taps + bias: 7 blocks of 4 or 3).
+// bias, Σ dy (only when `bias`). Few channels × narrow kernels go row by row (above). Otherwise
+// output channels go in groups of up to 8 and the taps in balanced blocks of at most
+// tap_block(group) (LeNet's 6 channels, 25 taps + bias: 7 blocks of 4 or 3), the bias being a
+// tap whose input plane is the ones plane (dy · 1).
 void weight_grad_avx512(const float* dy_ext, const float* xp, const float* ones, bool bias,
                         const WindowGeometry& g, const Padded& p, Index out_channels,
                         float* lanes) {
-  const Index taps = p.taps + (bias ? 1 : 0);
   const Index lanes_stride = (p.taps + 1) * kLanes;
+  if (out_channels <= kMaxGradChannels && g.kernel_w <= kMaxShiftedColumns) {
+    if (const WeightGradRow row = kWeightGradRows[out_channels - 1][g.kernel_w - 1]) {
+      for (Index c = 0; c < g.channels; ++c)
+        for (Index kh = 0; kh < g.kernel_h; ++kh)
+          row(dy_ext, p.length, xp + c * p.plane + kh * p.wp, bias && c == 0 && kh == 0,
+              lanes + (c * g.kernel_h + kh) * g.kernel_w * kLanes, lanes + p.taps * kLanes,
+              lanes_stride);
+      return;
+    }
+  }
+  const Index taps = p.taps + (bias ? 1 : 0);
   for (Index oc = 0; oc < out_channels; oc += kMaxGradChannels) {
     const int group = static_cast<int>(std::min<Index>(kMaxGradChannels, out_channels - oc));
     const WeightGradTable& table = *kWeightGradTables[group - 1];
