@@ -212,7 +212,7 @@ void data_grad(const T* dy_ext, const T* w_dx, const WindowGeometry& g, const Pa
 #ifdef CNNDIAG_DIRECT_X86
 // Output vectors per block for OC output channels: OC·VB accumulators, VB + 1 loaded and VB
 // shifted input vectors and one broadcast weight must fit the 32 zmm registers, with enough
-// independent accumulators (≥ 9) to hide the FMA latency.
+// independent accumulators (≥ 10) to hide the FMA latency.
 constexpr int forward_block(int oc) { return std::min(12, 30 / (oc + 2)); }
 
 // Lanes R…15 of lo followed by lanes 0…R−1 of hi (valignd). Written in the full-mask form (src =

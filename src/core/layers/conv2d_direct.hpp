@@ -15,12 +15,14 @@
 //
 // Two implementations of the same sums (conv2d_direct.cpp):
 //  - float on a CPU with AVX-512: register-blocked kernels. Forward keeps a block of output
-//    vectors of every output channel in registers and, per tap, loads each input vector once and
-//    multiply-adds it into all of them (instead of one load-load-store axpy per tap). The weight
-//    gradient keeps one 16-lane accumulator per tap for a block of taps, runs over the plane once
-//    for the block, and carries the 16 lane partials across all samples of the call; they are
-//    added up (in lane order) once at the end of the call, not once per sample and tap. The bias
-//    gradient Σ_i dy_ext[i] is one more such tap, whose input is a plane of ones.
+//    vectors of every output channel in registers; per kernel row (c, kh) it loads the input
+//    vectors once and gets the row's KW taps by shifting them by kw lanes, each multiply-added
+//    into all the accumulators (instead of one load-load-store axpy per tap). The weight
+//    gradient keeps one 16-lane accumulator per (output channel, tap), runs over the plane once
+//    per block of them, and carries the 16 lane partials across all samples of the call; they
+//    are added up (in lane order) once at the end of the call, not once per sample and tap. The
+//    bias gradient Σ_i dy_ext[i] is one more such accumulator. Kernels wider than 5 columns use
+//    the portable forward.
 //  - double (gradient checks), and float without AVX-512: the plain axpy / dot form above, whose
 //    float axpy and dot are compiled for AVX-512, AVX2 and the baseline (GCC target_clones).
 // The data gradient always uses the axpy form (a first layer, like the benchmarks', skips it).
