@@ -6,9 +6,9 @@
 // micro-kernel tiles (dX = dY·W has a depth of only `out`), and Eigen's small-matrix path pays the
 // same packing. These kernels read the operands where they are, in the layout they already have
 // (all row-major, every inner loop along the long contiguous dimension D):
-//   forward  Y (N, out)  = X (N, D) · Wᵀ (+ b)  N·out dot products along D: 2 samples × 4
-//                                                outputs in 8 vector accumulators, each x and w
-//                                                vector loaded once for 4 and 2 of them
+//   forward  Y (N, out)  = X (N, D) · Wᵀ (+ b)  N·out dot products along D: 4 samples × 4
+//                                                outputs in 16 vector accumulators, each x and
+//                                                w vector loaded once for 4 of them
 //   dW       (out, D)   += dYᵀ (out, N) · X      a 4-output × 64-column tile of dW stays in
 //                                                registers over the batch: per sample, 4 X
 //                                                vectors times 4 broadcast dy values
