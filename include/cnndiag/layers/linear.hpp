@@ -6,7 +6,9 @@
 /// "weight" (out, D) with fan_in = D, fan_out = out; "bias" (out) when the config has bias = true.
 ///
 /// Contract (layer.hpp):
-///  - forward overwrites y (N, out) with one GEMM over the whole batch; caches nothing.
+///  - forward overwrites y (N, out) with one GEMM over the whole batch (float layers with at most
+///    16 outputs on AVX-512 CPUs: unpacked register-tiled kernels, src/core/layers/small_gemm.hpp);
+///    caches nothing.
 ///  - backward assigns dx = dy·W (N, D) and accumulates weight.grad += dyᵀ·x and
 ///    bias.grad += Σ_n dy_n.
 ///  - Faults: bias_grad_first_sample (bias.grad += dy_0 only); kLinearInputSigmoidMask, the

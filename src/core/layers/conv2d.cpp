@@ -468,10 +468,9 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
     parallel_for(
         0, N,
         [&](Index begin, Index end, int chunk) {
-          T* scratch = cols_.data() + chunk * cols_stride_;
-          for (Index n = begin; n < end; ++n)
-            detail::direct_conv_forward(x.data() + n * g.channels * g.in_plane(), weight, bias, g,
-                                        OC, y.data() + n * OC * P, scratch);
+          detail::direct_conv_forward(x.data() + begin * g.channels * g.in_plane(), end - begin,
+                                      weight, bias, g, OC, y.data() + begin * OC * P,
+                                      cols_.data() + chunk * cols_stride_);
         },
         min_samples_per_chunk_);
     return;
@@ -554,16 +553,15 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
                                 : partial_grads_.data() + (chunk - 1) * partial_size;
         T* dbias = chunk == 0 ? (has_bias ? params_[1].grad.data() : nullptr) : dweight + OC * K;
         if (direct()) {
-          // The direct path's adjoints (conv2d_direct.hpp); bias sums here.
-          T* scratch = cols_.data() + chunk * cols_stride_;
-          for (Index n = begin; n < end; ++n) {
-            const T* dy_n = dy.data() + n * OC * P;
-            if (has_bias && (!bias_first_sample_only || n == 0))
-              for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
-            detail::direct_conv_backward(
-                x.data() + n * g.channels * g.in_plane(), weight_for_dx, dy_n, g, OC, dweight,
-                dx != nullptr ? dx->data() + n * g.channels * g.in_plane() : nullptr, scratch);
-          }
+          // The direct path's adjoints (conv2d_direct.hpp), bias included: the fault sums only
+          // sample 0, which belongs to the chunk that starts at 0.
+          const Index in_size = g.channels * g.in_plane();
+          const Index bias_samples = !bias_first_sample_only ? end - begin : begin == 0 ? 1 : 0;
+          detail::direct_conv_backward(
+              x.data() + begin * in_size, end - begin, weight_for_dx, dy.data() + begin * OC * P,
+              g, OC, dweight, has_bias ? dbias : nullptr, bias_samples,
+              dx != nullptr ? dx->data() + begin * in_size : nullptr,
+              cols_.data() + chunk * cols_stride_);
           return;
         }
         T* cols = cols_.data() + chunk * cols_stride_;

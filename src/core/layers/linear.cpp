@@ -1,16 +1,30 @@
 #include "cnndiag/layers/linear.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "cnndiag/errors.hpp"
 #include "layers/eigen_maps.hpp"
 #include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
+#include "layers/small_gemm.hpp"
 
 namespace cnndiag {
 using detail::ConstMatrixMap;
 using detail::MatrixMap;
 using detail::VectorMap;
+
+namespace {
+// A narrow float layer runs the unpacked small-shape kernels (small_gemm.hpp), where packing for
+// the GEMM would cost more than the products themselves.
+template <typename T>
+bool use_small_kernels(Index out) {
+  if constexpr (std::is_same_v<T, float>)
+    return out <= detail::kSmallLinearMaxOut && detail::small_linear_available();
+  else
+    return false;
+}
+}  // namespace
 
 template <typename T>
 Linear<T>::Linear(std::string name, Shape input_shape, Index out, bool bias)
@@ -40,15 +54,18 @@ void Linear<T>::reserve(Index n) {
 template <typename T>
 void Linear<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
   const Index n = x.dim(0);
+  const T* bias = has_bias() ? params_[1].value.data() : nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_small_kernels<T>(out_))
+      return detail::small_linear_forward(n, in_, out_, x.data(), params_[0].value.data(), bias,
+                                          y.data());
+  }
   reserve(n);
   MatrixMap<T> Y(y.data(), n, out_);
   // Y (N, out) = X (N, D) · Wᵀ (D, out); Wᵀ is W read with swapped strides.
   detail::gemm<T>(n, out_, in_, {x.data(), in_, 1}, {params_[0].value.data(), 1, in_}, y.data(),
                   out_, false, gemm_scratch_.data());
-  if (has_bias()) {
-    detail::ConstVectorMap<T> b(params_[1].value.data(), out_);
-    Y.rowwise() += b.transpose();
-  }
+  if (bias != nullptr) Y.rowwise() += detail::ConstVectorMap<T>(bias, out_).transpose();
 }
 
 // dy: (N, out)   dx: (N, D)
@@ -62,9 +79,15 @@ void Linear<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
   const Index n = x.dim(0);
   ConstMatrixMap<T> X(x.data(), n, in_);
   ConstMatrixMap<T> dY(dy.data(), n, out_);
+  const bool small = use_small_kernels<T>(out_);
   // dW (out, D) += dYᵀ (out, N) · X (N, D)
-  detail::gemm<T>(out_, in_, n, {dy.data(), 1, out_}, {x.data(), in_, 1}, params_[0].grad.data(),
-                  in_, true, gemm_scratch_.data());
+  if constexpr (std::is_same_v<T, float>) {
+    if (small)
+      detail::small_linear_weight_grad(n, in_, out_, dy.data(), x.data(), params_[0].grad.data());
+  }
+  if (!small)
+    detail::gemm<T>(out_, in_, n, {dy.data(), 1, out_}, {x.data(), in_, 1},
+                    params_[0].grad.data(), in_, true, gemm_scratch_.data());
   if (has_bias()) {
     VectorMap<T> db(params_[1].grad.data(), out_);
     if (this->fault_ == Fault::kBiasGradFirstSample)
@@ -75,8 +98,13 @@ void Linear<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
   if (dx == nullptr) return;
   MatrixMap<T> dX(dx->data(), n, in_);
   // dX (N, D) = dY (N, out) · W (out, D)
-  detail::gemm<T>(n, in_, out_, {dy.data(), out_, 1}, {params_[0].value.data(), in_, 1},
-                  dx->data(), in_, false, gemm_scratch_.data());
+  if constexpr (std::is_same_v<T, float>) {
+    if (small)
+      detail::small_linear_data_grad(n, in_, out_, dy.data(), params_[0].value.data(), dx->data());
+  }
+  if (!small)
+    detail::gemm<T>(n, in_, out_, {dy.data(), out_, 1}, {params_[0].value.data(), in_, 1},
+                    dx->data(), in_, false, gemm_scratch_.data());
   if (this->fault_ == Fault::kLinearInputSigmoidMask) {
     // The seed's bug, linear half: the sigmoid derivative in output form, y(1−y), applied to
     // this layer's own input x instead of to the sigmoid's output: dX ← dX ⊙ X ⊙ (1−X).
