@@ -144,53 +144,83 @@ __attribute__((target("avx512f"))) LaneShift lane_shift(Index shift, Index src_w
 __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
                                                              const WindowGeometry& g,
                                                              float* cols) {
-  const Index P = g.out_plane();
-  const __mmask16 row_in = low_lanes(g.in_w);
-  LaneShift shifts[16];
-  for (Index kw = 0; kw < g.kernel_w; ++kw) shifts[kw] = lane_shift(kw - g.pad_w, g.in_w, g.out_w);
+  // Geometry in locals: the stores below go through may-alias vector pointers, after which the
+  // compiler would reload every field of g from memory.
+  const Index H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w, KH = g.kernel_h, KW = g.kernel_w;
+  const Index PH = g.pad_h, P = OH * OW;
+  const __mmask16 row_in = low_lanes(W), row_out = low_lanes(OW);
+  __m512i index[16];
+  __mmask16 keep[16];
+  for (Index kw = 0; kw < KW; ++kw) {
+    const LaneShift s = lane_shift(kw - g.pad_w, W, OW);
+    index[kw] = s.index;
+    keep[kw] = s.keep;
+  }
+  const __m512 zero = _mm512_setzero_ps();
   for (Index c = 0; c < g.channels; ++c) {
-    const float* plane = x + c * g.in_plane();
-    for (Index kh = 0; kh < g.kernel_h; ++kh) {
-      for (Index kw = 0; kw < g.kernel_w; ++kw) {
-        // Rows in ascending address order: each full-width store spills into the next row,
-        // which the next store overwrites (the last one into the buffer's slack).
-        float* row = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
-        const LaneShift& s = shifts[kw];
-        for (Index oh = 0; oh < g.out_h; ++oh) {
-          const Index ih = oh - g.pad_h + kh;
-          __m512 v = _mm512_setzero_ps();
-          if (ih >= 0 && ih < g.in_h)
-            v = _mm512_maskz_permutexvar_ps(s.keep, s.index,
-                                            _mm512_maskz_loadu_ps(row_in, plane + ih * g.in_w));
-          _mm512_storeu_ps(row + oh * g.out_w, v);
+    const float* plane = x + c * H * W;
+    for (Index kh = 0; kh < KH; ++kh) {
+      float* rows = cols + (c * KH + kh) * KW * P;  // the KW rows (c, kh, ·) of the matrix
+      // Output rows whose input row ih = oh − PH + kh lies inside the plane.
+      const Index oh_begin = std::clamp<Index>(PH - kh, 0, OH);
+      const Index oh_end = std::clamp<Index>(H + PH - kh, oh_begin, OH);
+      // One load of the input row serves all KW shifted copies. A full-width store spills into
+      // the following output rows of the same matrix row (c, kh, kw), which later oh overwrite;
+      // a store whose 16 lanes would leave that row's P elements is masked instead, as its spill
+      // would land on row (c, kh, kw + 1), written already.
+      for (Index oh = 0; oh < OH; ++oh) {
+        const bool inside = oh >= oh_begin && oh < oh_end;
+        const __m512 in = inside ? _mm512_maskz_loadu_ps(row_in, plane + (oh - PH + kh) * W) : zero;
+        float* out = rows + oh * OW;
+        const bool spill_ok = oh * OW + 16 <= P;
+        for (Index kw = 0; kw < KW; ++kw) {
+          const __m512 v = _mm512_maskz_permutexvar_ps(keep[kw], index[kw], in);
+          if (spill_ok)
+            _mm512_storeu_ps(out + kw * P, v);
+          else
+            _mm512_mask_storeu_ps(out + kw * P, row_out, v);
         }
       }
     }
   }
 }
-// The adjoint: dx_row[iw] += dcols_row[iw − kw + PW] over kw, i.e. the shift the other way.
-// dx must be zero on entry.
+// The adjoint, gathered per input row so that each dx row is written once (no zeroing, no
+// read-modify-write): dx_row(c, ih)[iw] = Σ_{kh, kw} dcols_row(c, kh, kw)[oh][iw − kw + PW] with
+// oh = ih + PH − kh.
 __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
                                                              const WindowGeometry& g, float* dx) {
-  const Index P = g.out_plane();
-  const __mmask16 row_in = low_lanes(g.in_w), row_out = low_lanes(g.out_w);
-  LaneShift shifts[16];
-  for (Index kw = 0; kw < g.kernel_w; ++kw) shifts[kw] = lane_shift(g.pad_w - kw, g.out_w, g.in_w);
-  for (Index c = 0; c < g.channels; ++c) {
-    float* plane = dx + c * g.in_plane();
-    for (Index kh = 0; kh < g.kernel_h; ++kh) {
-      const float* rows = dcols + (c * g.kernel_h + kh) * g.kernel_w * P;
-      for (Index oh = 0; oh < g.out_h; ++oh) {
-        const Index ih = oh - g.pad_h + kh;
-        if (ih < 0 || ih >= g.in_h) continue;
-        __m512 acc = _mm512_maskz_loadu_ps(row_in, plane + ih * g.in_w);
-        for (Index kw = 0; kw < g.kernel_w; ++kw) {
-          const LaneShift& s = shifts[kw];
-          const __m512 d = _mm512_maskz_loadu_ps(row_out, rows + kw * P + oh * g.out_w);
-          acc = _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps(s.keep, s.index, d));
+  const Index H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w, KH = g.kernel_h, KW = g.kernel_w;
+  const Index PH = g.pad_h, P = OH * OW, C = g.channels;
+  const __mmask16 row_in = low_lanes(W), row_out = low_lanes(OW);
+  __m512i index[16];
+  __mmask16 keep[16];
+  for (Index kw = 0; kw < KW; ++kw) {
+    const LaneShift s = lane_shift(g.pad_w - kw, OW, W);
+    index[kw] = s.index;
+    keep[kw] = s.keep;
+  }
+  for (Index c = 0; c < C; ++c) {
+    float* plane = dx + c * H * W;
+    const float* channel_rows = dcols + c * KH * KW * P;
+    for (Index ih = 0; ih < H; ++ih) {
+      __m512 acc = _mm512_setzero_ps();
+      // kh with 0 ≤ oh = ih + PH − kh < OH.
+      const Index kh_begin = std::clamp<Index>(ih + PH - OH + 1, 0, KH);
+      const Index kh_end = std::clamp<Index>(ih + PH + 1, kh_begin, KH);
+      for (Index kh = kh_begin; kh < kh_end; ++kh) {
+        const float* rows = channel_rows + kh * KW * P + (ih + PH - kh) * OW;
+        for (Index kw = 0; kw < KW; ++kw) {
+          const __m512 d = _mm512_maskz_loadu_ps(row_out, rows + kw * P);
+          acc = _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps(keep[kw], index[kw], d));
         }
-        _mm512_mask_storeu_ps(plane + ih * g.in_w, row_in, acc);
       }
+      // Rows are written in ascending order, so a full-width store's spill into the following
+      // rows is overwritten later; stores within 16 elements of the sample's end are masked
+      // (past it lies memory this call does not own).
+      if ((c * H + ih) * W + 16 <= C * H * W)
+        _mm512_storeu_ps(plane + ih * W, acc);
+      else
+        _mm512_mask_storeu_ps(plane + ih * W, row_in, acc);
     }
   }
 }
@@ -336,12 +366,12 @@ template <typename T>
 void col2im(T* dcols, const WindowGeometry& g, T* dx) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
-  std::fill(dx, dx + g.channels * g.in_plane(), T(0));
 #ifdef CNNDIAG_CONV_AVX512
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, float>) {  // writes every element of dx itself
     if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return col2im_narrow_avx512(dcols, g, dx);
   }
 #endif
+  std::fill(dx, dx + g.channels * g.in_plane(), T(0));
   for (Index c = 0; c < g.channels; ++c) {
     T* plane = dx + c * g.in_plane();
     for (Index kh = 0; kh < g.kernel_h; ++kh) {

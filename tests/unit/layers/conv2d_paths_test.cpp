@@ -47,6 +47,7 @@ TEST(Conv2dPaths, FloatFastPathsMatchReference) {
       // im2col/col2im variants of the GEMM path: narrow rows (W, OW ≤ 16) with padding, a
       // 16-wide row, same-shape shifted rows (B3's convs), a wide "valid" row.
       {Shape{3, 7, 9}, {4, 3, 5, 1, 1, 1, 1, true}, "narrow rows, padded (GEMM)"},
+      {Shape{4, 6, 5}, {3, 3, 3, 1, 1, 0, 0, true}, "rows shorter than 8 (GEMM)"},
       {Shape{2, 5, 16}, {5, 2, 3, 1, 1, 0, 2, false}, "16-wide rows, OW 18 (GEMM)"},
       {Shape{3, 6, 20}, {4, 3, 3, 1, 1, 1, 1, true}, "same shape, shifted rows (GEMM)"},
       {Shape{3, 5, 21}, {4, 3, 3, 1, 1, 0, 0, true}, "wide valid rows (GEMM)"},
