@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -32,8 +33,37 @@ void apply_float_mode() {
   t_applied_flush = static_cast<int>(want);
 }
 
-// A fixed pool: workers sleep on a condition variable and wake for each job generation. The
-// caller runs chunk 0 itself, so a 2-thread run has one worker.
+// A fixed pool whose workers wait for each job "generation". The caller runs chunk 0 itself, so a
+// 2-thread run has one worker.
+//
+// Waiting spins first, then sleeps. A training step of a small network is a dozen parallel loops
+// of 20–200 µs each; waking a sleeping thread through the kernel (futex, context switch) costs
+// 5–20 µs on a VM, which made two threads barely faster than one on LeNet. So a waiting thread
+// polls the generation counter for up to kSpin before it blocks on the condition variable, and
+// the side that publishes work (or finishes it) only takes the mutex and notifies when someone
+// is actually asleep. The handshake that keeps a wake-up from being lost: a sleeper announces
+// itself (sleepers_ / caller_asleep_) and then re-checks the condition under the mutex; the
+// publisher changes the condition and then reads the announcement. Both are sequentially
+// consistent, so at least one of the two sees the other's write.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#ifdef CNNDIAG_HAS_MXCSR
+  _mm_pause();
+#endif
+}
+
+// Spins until ready() or kSpin has passed; returns ready().
+template <typename Ready>
+bool spin_until(Ready&& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return ready();
+  }
+}
+
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -44,74 +74,98 @@ class Pool {
     stop_ = false;
     // New workers start from the current generation: the last job (if any) is finished, and a
     // worker that took its stale generation for a new job would call a null job.
-    const std::uint64_t current = generation_;
+    const std::uint64_t current = generation_.load();
     for (int i = 1; i < threads_; ++i)
       workers_.emplace_back([this, i, current] { work(i, current); });
   }
   int threads() const { return threads_; }
 
   void run(int chunks, Index begin, Index end, const ChunkFn* job) {
-    {
+    job_.store(job, std::memory_order_relaxed);
+    begin_.store(begin, std::memory_order_relaxed);
+    end_.store(end, std::memory_order_relaxed);
+    chunks_.store(chunks, std::memory_order_relaxed);
+    pending_.store(chunks - 1);
+    generation_.fetch_add(1);  // publishes the fields above to the workers
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = job;
-      begin_ = begin;
-      end_ = end;
-      chunks_ = chunks;
-      pending_ = chunks - 1;
-      ++generation_;
+      wake_.notify_all();
     }
-    wake_.notify_all();
-    call(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    call({job, begin, end, chunks}, 0);
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      caller_asleep_.store(true);
+      done_.wait(lock, [this] { return pending_.load() == 0; });
+      caller_asleep_.store(false);
+    }
   }
 
   std::atomic<bool> in_use_{false};
 
  private:
   void stop_workers() {
+    stop_.store(true);
+    generation_.fetch_add(1);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-      ++generation_;
+      wake_.notify_all();
     }
-    wake_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
   }
 
   void work(int index, std::uint64_t seen) {
     for (;;) {
-      {
+      const auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(changed)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-        if (index >= chunks_) continue;
+        sleepers_.fetch_add(1);
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+        sleepers_.fetch_sub(1);
       }
-      call(index);
-      {
+      if (stop_.load()) return;
+      // Read the job, then make sure it is still the generation we saw: a worker that sits out a
+      // job (index ≥ chunks) is not waited for, so the caller may already be publishing the
+      // next one; a torn read is dropped and the next turn of the loop takes the new job.
+      seen = generation_.load(std::memory_order_acquire);
+      // (acquire loads: the re-check below cannot be done before them, as in a seqlock)
+      const Job job{job_.load(std::memory_order_acquire), begin_.load(std::memory_order_acquire),
+                    end_.load(std::memory_order_acquire), chunks_.load(std::memory_order_acquire)};
+      if (generation_.load(std::memory_order_relaxed) != seen) continue;
+      if (index >= job.chunks) continue;
+      call(job, index);
+      if (pending_.fetch_sub(1) == 1 && caller_asleep_.load()) {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (--pending_ == 0) done_.notify_one();
+        done_.notify_one();
       }
     }
   }
 
-  void call(int chunk) {
+  struct Job {
+    const ChunkFn* fn;
+    Index begin, end;
+    int chunks;
+  };
+  static void call(const Job& job, int chunk) {
     apply_float_mode();
-    const Range r = chunk_range(begin_, end_, chunk, chunks_);
-    (*job_)(r.begin, r.end, chunk);
+    const Range r = chunk_range(job.begin, job.end, chunk, job.chunks);
+    (*job.fn)(r.begin, r.end, chunk);
   }
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  const ChunkFn* job_ = nullptr;
-  Index begin_ = 0, end_ = 0;
-  int chunks_ = 0, pending_ = 0, threads_ = 1;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  // The job: written by the caller before it bumps generation_ (which publishes it), read by
+  // workers after they see the new generation.
+  std::atomic<const ChunkFn*> job_{nullptr};
+  std::atomic<Index> begin_{0}, end_{0};
+  std::atomic<int> chunks_{0};
+  int threads_ = 1;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_asleep_{false};
+  std::atomic<bool> stop_{false};
 };
 
 Pool& pool() {

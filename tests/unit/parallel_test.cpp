@@ -60,5 +60,29 @@ TEST(Parallel, ResizingAfterAJobDoesNotReplayIt) {
   EXPECT_EQ(total.load(), 40);
 }
 
+// The pool's workers spin for a while and then sleep; jobs come back to back (caught while
+// spinning), after a pause (workers asleep), with fewer chunks than threads (some workers sit
+// out and are not waited for, while the next job is already being published) and nested.
+// Every job must visit every index exactly once, and no job may run twice.
+TEST(Parallel, BackToBackSleepingAndPartialJobsVisitEveryIndexOnce) {
+  const int saved = num_threads();
+  set_num_threads(4);  // more threads than this machine's cores: workers get preempted too
+  std::vector<std::atomic<int>> hits(257);
+  for (int job = 0; job < 3000; ++job) {
+    const Index n = 1 + job % 257;
+    const Index min_per_chunk = 1 + job % 97;  // 1 to 4 chunks
+    parallel_for(
+        0, n,
+        [&](Index b, Index e, int) {
+          for (Index i = b; i < e; ++i) hits[static_cast<std::size_t>(i)].fetch_add(1);
+        },
+        min_per_chunk);
+    if (job % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    for (Index i = 0; i < n; ++i)
+      ASSERT_EQ(hits[static_cast<std::size_t>(i)].exchange(0), 1) << "job " << job << " index " << i;
+  }
+  set_num_threads(saved);
+}
+
 }  // namespace
 }  // namespace cnndiag
