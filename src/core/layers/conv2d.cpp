@@ -293,6 +293,23 @@ ShiftedRow shifted_row(const WindowGeometry& g, Index kh, Index kw) {
   return r;
 }
 
+// shifted_row for every tap (kh, kw) of a kernel, computed once per call instead of once per
+// (channel, tap): up to 64 taps in place, larger kernels compute them on the fly.
+struct ShiftedRows {
+  static constexpr Index kMaxTaps = 64;
+  ShiftedRow rows[kMaxTaps];
+  bool cached = false;
+  explicit ShiftedRows(const WindowGeometry& g, bool shifted) {
+    if (!shifted || g.kernel_h * g.kernel_w > kMaxTaps) return;
+    for (Index kh = 0; kh < g.kernel_h; ++kh)
+      for (Index kw = 0; kw < g.kernel_w; ++kw) rows[kh * g.kernel_w + kw] = shifted_row(g, kh, kw);
+    cached = true;
+  }
+  ShiftedRow at(const WindowGeometry& g, Index kh, Index kw) const {
+    return cached ? rows[kh * g.kernel_w + kw] : shifted_row(g, kh, kw);
+  }
+};
+
 // im2col for one sample.  x: (C, H, W)  →  cols: (K, P), K = C·KH·KW rows ordered (c, kh, kw)
 // like the weight's flattening, P = OH·OW columns ordered (oh, ow) like the output:
 //   cols[(c, kh, kw), (oh, ow)] = x[c, oh·SH − PH + kh, ow·SW − PW + kw]   (0 in the padding)
@@ -301,6 +318,7 @@ template <typename T>
 void im2col(const T* x, const WindowGeometry& g, T* cols) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
+  const ShiftedRows taps(g, shifted);
 #ifdef CNNDIAG_CONV_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return im2col_narrow_avx512(x, g, cols);
@@ -312,7 +330,7 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
       for (Index kw = 0; kw < g.kernel_w; ++kw) {
         T* row = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
         if (shifted) {
-          const ShiftedRow r = shifted_row(g, kh, kw);
+          const ShiftedRow r = taps.at(g, kh, kw);
           std::fill(row, row + r.begin, T(0));
           std::memcpy(row + r.begin, plane + r.begin + r.shift,
                       static_cast<std::size_t>(r.end - r.begin) * sizeof(T));
@@ -366,6 +384,7 @@ template <typename T>
 void col2im(T* dcols, const WindowGeometry& g, T* dx) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
+  const ShiftedRows taps(g, shifted);
 #ifdef CNNDIAG_CONV_AVX512
   if constexpr (std::is_same_v<T, float>) {  // writes every element of dx itself
     if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return col2im_narrow_avx512(dcols, g, dx);
@@ -379,7 +398,7 @@ void col2im(T* dcols, const WindowGeometry& g, T* dx) {
         T* row = dcols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * P;
         if (shifted) {
           // Entries of wrapped-around columns came from padding: drop them, then one long add.
-          const ShiftedRow r = shifted_row(g, kh, kw);
+          const ShiftedRow r = taps.at(g, kh, kw);
           for (Index oh = 0; oh < g.out_h; ++oh) {
             T* src = row + oh * g.out_w;
             for (Index ow = 0; ow < r.wrap_lo; ++ow) src[ow] = T(0);

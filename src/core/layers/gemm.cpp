@@ -107,6 +107,51 @@ __attribute__((target("avx2"))) void transpose_8x8(const float* src, Index src_s
   }
 }
 
+// The same for a 16×16 block with AVX-512 (only called where the CPU has it: the packed path with
+// NR = 32 runs on AVX-512 CPUs only): interleave pairs of rows, then pairs of pairs, which leaves
+// in every 128-bit lane L of vector 4g + j the column j + 4L of rows 4g…4g+3; two rounds of
+// 128-bit lane shuffles then gather the four row groups. 96 instructions per 256 elements,
+// against 160 for four 8×8 transposes. (Masked forms with a full mask: GCC 12's plain forms pass
+// an uninitialised source and warn.)
+__attribute__((target("avx512f"))) void transpose_16x16(const float* src, Index src_stride,
+                                                        float* dst, Index dst_stride) {
+  constexpr __mmask16 kAll = 0xFFFF;
+  __m512 r[16], t[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
+#pragma GCC unroll 8
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_mask_unpacklo_ps(r[i], kAll, r[i], r[i + 1]);
+    t[i + 1] = _mm512_mask_unpackhi_ps(r[i], kAll, r[i], r[i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < 16; g += 4) {
+    r[g] = _mm512_mask_shuffle_ps(t[g], kAll, t[g], t[g + 2], 0x44);
+    r[g + 1] = _mm512_mask_shuffle_ps(t[g], kAll, t[g], t[g + 2], 0xEE);
+    r[g + 2] = _mm512_mask_shuffle_ps(t[g + 1], kAll, t[g + 1], t[g + 3], 0x44);
+    r[g + 3] = _mm512_mask_shuffle_ps(t[g + 1], kAll, t[g + 1], t[g + 3], 0xEE);
+  }
+  // t[j] = lanes 0, 2 of groups 0 and 1; t[4 + j] = lanes 1, 3; likewise t[8 + j], t[12 + j] for
+  // groups 2 and 3.
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    t[j] = _mm512_mask_shuffle_f32x4(r[j], kAll, r[j], r[4 + j], 0x88);
+    t[4 + j] = _mm512_mask_shuffle_f32x4(r[j], kAll, r[j], r[4 + j], 0xDD);
+    t[8 + j] = _mm512_mask_shuffle_f32x4(r[8 + j], kAll, r[8 + j], r[12 + j], 0x88);
+    t[12 + j] = _mm512_mask_shuffle_f32x4(r[8 + j], kAll, r[8 + j], r[12 + j], 0xDD);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    _mm512_storeu_ps(dst + j * dst_stride, _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0x88));
+    _mm512_storeu_ps(dst + (j + 8) * dst_stride,
+                     _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0xDD));
+    _mm512_storeu_ps(dst + (j + 4) * dst_stride,
+                     _mm512_mask_shuffle_f32x4(t[4 + j], kAll, t[4 + j], t[12 + j], 0x88));
+    _mm512_storeu_ps(dst + (j + 12) * dst_stride,
+                     _mm512_mask_shuffle_f32x4(t[4 + j], kAll, t[4 + j], t[12 + j], 0xDD));
+  }
+}
+
 // A block (mc × kc) → panels of MR rows, k-major: dst[(p·kc + kk)·MR + r] = A[p·MR + r, kk].
 // A row-major A (cs = 1) is read as MR rows along k: with MR = 8, eight 8×8 transposes per 64 k.
 template <int MR>
@@ -156,6 +201,15 @@ void pack_b(const float* b, Index rs, Index cs, Index kc, Index nc, float* dst) 
       // rs = 1, eight columns × eight k at a time go through one 8×8 transpose.
       Index j = 0;
       if (rs == 1) {
+        if constexpr (NR % 16 == 0) {
+          for (; j + 16 <= cols; j += 16) {
+            const float* src = b + (j0 + j) * cs;
+            Index kk = 0;
+            for (; kk + 16 <= kc; kk += 16) transpose_16x16(src + kk, cs, dst + kk * NR + j, NR);
+            for (; kk < kc; ++kk)
+              for (Index jj = 0; jj < 16; ++jj) dst[kk * NR + j + jj] = src[jj * cs + kk];
+          }
+        }
         for (; j + 8 <= cols; j += 8) {
           const float* src = b + (j0 + j) * cs;
           Index kk = 0;
