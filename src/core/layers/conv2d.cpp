@@ -157,6 +157,7 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
     keep[kw] = s.keep;
   }
   const __m512 zero = _mm512_setzero_ps();
+  const float* x_end = x + g.channels * H * W;
   for (Index c = 0; c < g.channels; ++c) {
     const float* plane = x + c * H * W;
     for (Index kh = 0; kh < KH; ++kh) {
@@ -170,7 +171,12 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
       // would land on row (c, kh, kw + 1), written already.
       for (Index oh = 0; oh < OH; ++oh) {
         const bool inside = oh >= oh_begin && oh < oh_end;
-        const __m512 in = inside ? _mm512_maskz_loadu_ps(row_in, plane + (oh - PH + kh) * W) : zero;
+        // A plain 16-wide load where it stays inside the sample (lanes past W are dropped by the
+        // permute's mask); masked loads are much slower on AMD's cores.
+        const float* in_row = plane + (oh - PH + kh) * W;
+        __m512 in = zero;
+        if (inside)
+          in = in_row + 16 <= x_end ? _mm512_loadu_ps(in_row) : _mm512_maskz_loadu_ps(row_in, in_row);
         float* out = rows + oh * OW;
         const bool spill_ok = oh * OW + 16 <= P;
         for (Index kw = 0; kw < KW; ++kw) {
@@ -191,7 +197,7 @@ __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
                                                              const WindowGeometry& g, float* dx) {
   const Index H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w, KH = g.kernel_h, KW = g.kernel_w;
   const Index PH = g.pad_h, P = OH * OW, C = g.channels;
-  const __mmask16 row_in = low_lanes(W), row_out = low_lanes(OW);
+  const __mmask16 row_in = low_lanes(W);
   __m512i index[16];
   __mmask16 keep[16];
   for (Index kw = 0; kw < KW; ++kw) {
@@ -210,7 +216,8 @@ __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
       for (Index kh = kh_begin; kh < kh_end; ++kh) {
         const float* rows = channel_rows + kh * KW * P + (ih + PH - kh) * OW;
         for (Index kw = 0; kw < KW; ++kw) {
-          const __m512 d = _mm512_maskz_loadu_ps(row_out, rows + kw * P);
+          // Lanes past OW (the next row, or the buffer's slack) are dropped by the permute's mask.
+          const __m512 d = _mm512_loadu_ps(rows + kw * P);
           acc = _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps(keep[kw], index[kw], d));
         }
       }

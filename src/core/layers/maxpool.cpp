@@ -151,10 +151,18 @@ __attribute__((target("avx512f"))) void pool_2x2_avx512(const float* in, const W
     for (Index ow = 0; ow < OW; ow += 16) {
       const Index n = std::min<Index>(16, OW - ow);
       const __mmask16 lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16), outs = low_lanes(n);
-      const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ow);
-      const __m512 a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ow + 16);
-      const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow);
-      const __m512 b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
+      __m512 a0, a1, b0, b1;
+      if (n == 16) {  // plain loads where the step is inside the row: masked ones are slow on AMD
+        a0 = _mm512_loadu_ps(r0 + 2 * ow);
+        a1 = _mm512_loadu_ps(r0 + 2 * ow + 16);
+        b0 = _mm512_loadu_ps(r1 + 2 * ow);
+        b1 = _mm512_loadu_ps(r1 + 2 * ow + 16);
+      } else {
+        a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ow);
+        a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ow + 16);
+        b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow);
+        b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
+      }
       const __m512 v0 = _mm512_permutex2var_ps(a0, even, a1), v1 = _mm512_permutex2var_ps(a0, odd, a1);
       const __m512 v2 = _mm512_permutex2var_ps(b0, even, b1), v3 = _mm512_permutex2var_ps(b0, odd, b1);
       const __m512i at0 = _mm512_add_epi32(
@@ -200,9 +208,13 @@ __attribute__((target("avx512f"))) void unpool_2x2_avx512(const float* dout,
     for (Index ow = 0; ow < OW; ow += 16) {
       const Index n = std::min<Index>(16, OW - ow);
       const __mmask16 outs = low_lanes(n), lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16);
-      const __m512 d = _mm512_maskz_loadu_ps(outs, dout + oh * OW + ow);
+      // Plain loads for full steps: AMD's cores run masked loads far slower.
+      const __m512 d = n == 16 ? _mm512_loadu_ps(dout + oh * OW + ow)
+                               : _mm512_maskz_loadu_ps(outs, dout + oh * OW + ow);
+      const __m512i a = n == 16 ? _mm512_loadu_si512(arg + oh * OW + ow)
+                                : _mm512_maskz_loadu_epi32(outs, arg + oh * OW + ow);
       const __m512i where = _mm512_sub_epi32(
-          _mm512_maskz_loadu_epi32(outs, arg + oh * OW + ow),
+          a,
           _mm512_add_epi32(_mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)), even));
       const __m512 e0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, zero), d);
       const __m512 o0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, one), d);
