@@ -231,4 +231,72 @@ void small_linear_data_grad(Index, Index, Index, const float*, const float*, flo
 }
 #endif
 
+// ---------------------------------------------------------------------------------------------
+// double, portable: y[i][j] = b[j] + Σ_k x[i][k]·w[j][k]. Two outputs share each x load; lane l of
+// the 8-wide partial sums takes the terms k ≡ l (mod 8), the lanes are added in order, then the
+// tail. GCC vector types, lowered per clone to the widest registers it has.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CNNDIAG_F64_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CNNDIAG_F64_CLONES
+#endif
+namespace {
+// Eight doubles as one GCC vector: one zmm on AVX-512, two ymm on AVX2, plain pairs otherwise.
+typedef double Lanes8 __attribute__((vector_size(64)));
+// (Vectors go by reference: passing a 64-byte vector by value has a CPU-dependent ABI.)
+inline void load8(Lanes8& v, const double* p) { __builtin_memcpy(&v, p, sizeof v); }
+inline double add_lanes(const Lanes8& v) {
+  double sum = 0.0;
+  for (int l = 0; l < 8; ++l) sum += v[l];
+  return sum;
+}
+CNNDIAG_F64_CLONES void linear_forward_f64(Index n, Index d, Index out, const double* x,
+                                           const double* w, const double* b, double* y) {
+  const Index body = d / 8 * 8;
+  for (Index i = 0; i < n; ++i) {
+    const double* xi = x + i * d;
+    Index j = 0;
+    for (; j + 2 <= out; j += 2) {
+      const double* w0 = w + j * d;
+      const double* w1 = w0 + d;
+      Lanes8 a0 = {}, a1 = {};
+      for (Index k = 0; k < body; k += 8) {
+        Lanes8 xv, v0, v1;
+        load8(xv, xi + k);
+        load8(v0, w0 + k);
+        load8(v1, w1 + k);
+        a0 += xv * v0;
+        a1 += xv * v1;
+      }
+      double s0 = add_lanes(a0), s1 = add_lanes(a1);
+      for (Index k = body; k < d; ++k) {
+        s0 += xi[k] * w0[k];
+        s1 += xi[k] * w1[k];
+      }
+      y[i * out + j] = s0 + (b != nullptr ? b[j] : 0.0);
+      y[i * out + j + 1] = s1 + (b != nullptr ? b[j + 1] : 0.0);
+    }
+    for (; j < out; ++j) {
+      const double* wj = w + j * d;
+      Lanes8 a = {};
+      for (Index k = 0; k < body; k += 8) {
+        Lanes8 xv, wv;
+        load8(xv, xi + k);
+        load8(wv, wj + k);
+        a += xv * wv;
+      }
+      double s = add_lanes(a);
+      for (Index k = body; k < d; ++k) s += xi[k] * wj[k];
+      y[i * out + j] = s + (b != nullptr ? b[j] : 0.0);
+    }
+  }
+}
+}  // namespace
+
+void small_linear_forward(Index n, Index d, Index out, const double* x, const double* w,
+                          const double* b, double* y) {
+  linear_forward_f64(n, d, out, x, w, b, y);
+}
+
 }  // namespace cnndiag::detail

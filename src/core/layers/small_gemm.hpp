@@ -38,6 +38,14 @@ void small_linear_force_portable(bool on);
 void small_linear_forward(Index n, Index d, Index out, const float* x, const float* w,
                           const float* b, float* y);
 
+/// The double forward of a narrow layer, Y (n, out) = X (n, d) · Wᵀ + b, for the gradient checks:
+/// an exhaustive check runs this product twice per parameter (two thousand times or more), and for
+/// shapes like 32×400·(400×4)ᵀ Eigen's GEMM spends most of its time packing. One dot product per
+/// (sample, output) in 8 lane partial sums added in a fixed order, compiled for AVX-512, AVX2 and
+/// the baseline (target_clones; portable C++). Any CPU, any out.
+void small_linear_forward(Index n, Index d, Index out, const double* x, const double* w,
+                          const double* b, double* y);
+
 /// dW (out, d) += dYᵀ · X, dY (n, out), X (n, d).
 void small_linear_weight_grad(Index n, Index d, Index out, const float* dy, const float* x,
                               float* dw);

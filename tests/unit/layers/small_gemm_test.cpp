@@ -105,5 +105,30 @@ TEST(SmallGemm, LinearLayerSameWithAndWithoutSmallKernels) {
   }
 }
 
+// The double forward (any CPU): against a plain loop in long double, with and without bias, over
+// depths around multiples of the 8 lanes and odd output counts (the pair-of-outputs loop's edge).
+TEST(SmallGemm, DoubleForwardMatchesPlainLoop) {
+  for (const Index n : {1, 3, 32})
+    for (const Index d : {1, 7, 8, 9, 400, 401})
+      for (const Index out : {1, 2, 3, 16})
+        for (const bool with_bias : {false, true}) {
+          Rng rng(static_cast<std::uint64_t>(n * 10000 + d * 100 + out));
+          const auto x = testing::random_tensor<double>(Shape{n, d}, rng);
+          const auto w = testing::random_tensor<double>(Shape{out, d}, rng);
+          const auto b = testing::random_tensor<double>(Shape{out}, rng);
+          Tensor<double> y(Shape{n, out}, 7.0);
+          detail::small_linear_forward(n, d, out, x.data(), w.data(), with_bias ? b.data() : nullptr,
+                                       y.data());
+          for (Index i = 0; i < n; ++i)
+            for (Index j = 0; j < out; ++j) {
+              long double want = with_bias ? b[j] : 0.0L;
+              for (Index k = 0; k < d; ++k)
+                want += static_cast<long double>(x[i * d + k]) * w[j * d + k];
+              ASSERT_NEAR(y[i * out + j], static_cast<double>(want), 1e-13 * (1.0 + d))
+                  << "n " << n << " d " << d << " out " << out << " bias " << with_bias;
+            }
+        }
+}
+
 }  // namespace
 }  // namespace cnndiag
