@@ -124,7 +124,7 @@ TEST(SmallGemm, DoubleForwardMatchesPlainLoop) {
               long double want = with_bias ? b[j] : 0.0L;
               for (Index k = 0; k < d; ++k)
                 want += static_cast<long double>(x[i * d + k]) * w[j * d + k];
-              ASSERT_NEAR(y[i * out + j], static_cast<double>(want), 1e-13 * (1.0 + d))
+              ASSERT_NEAR(y[i * out + j], static_cast<double>(want), 1e-13 * (1.0 + static_cast<double>(d)))
                   << "n " << n << " d " << d << " out " << out << " bias " << with_bias;
             }
         }
