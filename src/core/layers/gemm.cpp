@@ -372,9 +372,12 @@ Isa detect_isa() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
   return Isa::kNone;
 }
+// Tests may cap the kernel at AVX2 on an AVX-512 CPU (gemm_limit_to_avx2), so both kernels run.
+std::atomic<bool> g_limit_to_avx2{false};
 // Detected once, on first use (not at static initialisation, whose order across files is unset).
 Isa cpu_isa() {
   static const Isa isa = detect_isa();
+  if (isa == Isa::kAvx512 && g_limit_to_avx2.load(std::memory_order_relaxed)) return Isa::kAvx2;
   return isa;
 }
 #endif
@@ -485,5 +488,15 @@ const char* gemm_kernel_name() {
 }
 
 void gemm_force_portable(bool on) { g_force_portable.store(on); }
+
+bool gemm_limit_to_avx2(bool on) {
+#ifdef CNNDIAG_GEMM_X86
+  g_limit_to_avx2.store(on);
+  return !on || cpu_isa() == Isa::kAvx2;
+#else
+  (void)on;
+  return false;
+#endif
+}
 
 }  // namespace cnndiag::detail

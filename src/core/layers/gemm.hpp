@@ -62,4 +62,10 @@ const char* gemm_kernel_name();
 /// the run-time choice.
 void gemm_force_portable(bool on);
 
+/// Caps the float kernel at AVX2+FMA on an AVX-512 CPU (tests run both kernels on one machine);
+/// false restores the run-time choice. Returns whether the AVX2 kernel is now the one in use
+/// (false on a CPU without AVX2). Not for use while products run on other threads, and packed
+/// operands (gemm_pack_lhs) must be packed again after a change.
+bool gemm_limit_to_avx2(bool on);
+
 }  // namespace cnndiag::detail

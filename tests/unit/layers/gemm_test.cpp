@@ -76,6 +76,24 @@ TEST(Gemm, MatchesTripleLoopOnEdgeShapes) {
   for (const Case& t : cases) check(t);
 }
 
+// The same shapes through the AVX2+FMA kernel (6×16 tiles, scalar-path packers), which an
+// AVX-512 machine would otherwise never run.
+TEST(Gemm, Avx2KernelMatchesTripleLoopOnEdgeShapes) {
+  if (!gemm_limit_to_avx2(true)) {
+    gemm_limit_to_avx2(false);
+    GTEST_SKIP() << "no AVX2 on this CPU";
+  }
+  EXPECT_STREQ(gemm_kernel_name(), "avx2");
+  const Case cases[] = {
+      {8, 32, 64, false, false, false},   {6, 784, 25, false, false, false},
+      {16, 100, 150, false, false, true}, {32, 27, 1024, false, true, true},
+      {64, 288, 256, false, true, true},  {288, 256, 64, true, false, false},
+      {97, 515, 300, false, false, false}, {200, 600, 513, true, true, true},
+  };
+  for (const Case& t : cases) check(t);
+  gemm_limit_to_avx2(false);
+}
+
 TEST(Gemm, PortableAndFastKernelsAgree) {
   Rng rng(7);
   const Index m = 40, n = 70, k = 300;
