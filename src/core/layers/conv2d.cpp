@@ -12,10 +12,7 @@
 #include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define CNNDIAG_CONV_AVX512 1
-#endif
+#include "layers/cpu_features.hpp"
 
 namespace cnndiag {
 namespace {
@@ -66,17 +63,9 @@ T sum_lanes(const T* __restrict v, Index n) {
 // up to 15 elements into the next row, which the next row's store then overwrites, and the last
 // row spills into kRowSlack elements that the cols buffers reserve for it.
 constexpr Index kRowSlack = 16;
-#ifdef CNNDIAG_CONV_AVX512
-bool row_kernels_avx512() {
-  static const bool on = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return on;
-}
-inline __mmask16 low_lanes(Index n) {
-  return n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
-}
+#ifdef CNNDIAG_X86_KERNELS
+using detail::first_lanes;
+bool row_kernels_avx512() { return detail::cpu_has_avx512(); }
 // out[ow] = from[ow − begin] for ow in [begin, end), 0 for the rest of [0, out_w); writes up to
 // 15 elements past out_w (see above).
 __attribute__((target("avx512f"), always_inline)) inline void copy_row_avx512(float* out, Index out_w, const float* from,
@@ -85,10 +74,10 @@ __attribute__((target("avx512f"), always_inline)) inline void copy_row_avx512(fl
     const Index lo = std::max(j0, begin), hi = std::min(j0 + 16, end);
     __m512 v = _mm512_setzero_ps();
     if (lo < hi) {
-      v = _mm512_maskz_loadu_ps(low_lanes(hi - lo), from + (lo - begin));
+      v = _mm512_maskz_loadu_ps(first_lanes(hi - lo), from + (lo - begin));
       // The run starts inside this block (left padding): move its lanes up into place.
       if (lo > j0)
-        v = _mm512_maskz_expand_ps(static_cast<__mmask16>(low_lanes(hi - lo) << (lo - j0)), v);
+        v = _mm512_maskz_expand_ps(static_cast<__mmask16>(first_lanes(hi - lo) << (lo - j0)), v);
     }
     _mm512_storeu_ps(out + j0, v);
   }
@@ -148,7 +137,7 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
   // compiler would reload every field of g from memory.
   const Index H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w, KH = g.kernel_h, KW = g.kernel_w;
   const Index PH = g.pad_h, P = OH * OW;
-  const __mmask16 row_in = low_lanes(W), row_out = low_lanes(OW);
+  const __mmask16 row_in = first_lanes(W), row_out = first_lanes(OW);
   __m512i index[16];
   __mmask16 keep[16];
   for (Index kw = 0; kw < KW; ++kw) {
@@ -197,7 +186,7 @@ __attribute__((target("avx512f"))) void col2im_narrow_avx512(const float* dcols,
                                                              const WindowGeometry& g, float* dx) {
   const Index H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w, KH = g.kernel_h, KW = g.kernel_w;
   const Index PH = g.pad_h, P = OH * OW, C = g.channels;
-  const __mmask16 row_in = low_lanes(W);
+  const __mmask16 row_in = first_lanes(W);
   __m512i index[16];
   __mmask16 keep[16];
   for (Index kw = 0; kw < KW; ++kw) {
@@ -265,7 +254,7 @@ inline void copy_row(T* out, Index out_w, const T* from, Index begin, Index end)
 // to[i] += from[i] for i in [0, n): col2im's runs.
 template <typename T>
 inline void add_row(T* __restrict to, const T* __restrict from, Index n) {
-#ifdef CNNDIAG_CONV_AVX512
+#ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
     if (row_kernels_avx512()) return add_run_avx512(to, from, n);
   }
@@ -326,7 +315,7 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
   const ShiftedRows taps(g, shifted);
-#ifdef CNNDIAG_CONV_AVX512
+#ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
     if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return im2col_narrow_avx512(x, g, cols);
   }
@@ -354,7 +343,7 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
           continue;
         }
         const ValidRange cols_ok = valid_outputs(kw, g.out_w, g.in_w, g.stride_w, g.pad_w);
-#ifdef CNNDIAG_CONV_AVX512
+#ifdef CNNDIAG_X86_KERNELS
         if constexpr (std::is_same_v<T, float>) {
           if (g.stride_w == 1 && row_kernels_avx512()) {
             im2col_rows_avx512(plane, g, kh, kw, cols_ok.begin, cols_ok.end, row);
@@ -396,7 +385,7 @@ void col2im(T* dcols, const WindowGeometry& g, T* dx) {
   const Index P = g.out_plane();
   const bool shifted = same_shape_stride1(g);
   const ShiftedRows taps(g, shifted);
-#ifdef CNNDIAG_CONV_AVX512
+#ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {  // writes every element of dx itself
     if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return col2im_narrow_avx512(dcols, g, dx);
   }
@@ -421,7 +410,7 @@ void col2im(T* dcols, const WindowGeometry& g, T* dx) {
           continue;
         }
         const ValidRange cols_ok = valid_outputs(kw, g.out_w, g.in_w, g.stride_w, g.pad_w);
-#ifdef CNNDIAG_CONV_AVX512
+#ifdef CNNDIAG_X86_KERNELS
         if constexpr (std::is_same_v<T, float>) {
           if (g.stride_w == 1 && row_kernels_avx512()) {
             col2im_rows_avx512(row, g, kh, kw, cols_ok.begin, cols_ok.end, plane);

@@ -7,10 +7,7 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define CNNDIAG_DIRECT_X86 1
-#endif
+#include "layers/cpu_features.hpp"
 
 namespace cnndiag::detail {
 namespace {
@@ -84,14 +81,7 @@ class TapWalker {
 
 std::atomic<bool> g_force_portable{false};
 
-#ifdef CNNDIAG_DIRECT_X86
-bool cpu_has_avx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return has;
-}
+#ifdef CNNDIAG_X86_KERNELS
 bool use_avx512() { return cpu_has_avx512() && !g_force_portable.load(std::memory_order_relaxed); }
 
 // copy_rows (below) with whole vectors: the row's last partial vector is loaded masked (zeros
@@ -123,7 +113,7 @@ bool use_avx512() { return false; }
 // dst[r·dst_stride + i] = src[r·src_stride + i] for r < rows, i < cols.
 template <typename T>
 void copy_rows(const T* src, Index src_stride, T* dst, Index dst_stride, Index rows, Index cols) {
-#ifdef CNNDIAG_DIRECT_X86
+#ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx512()) return copy_rows_avx512(src, src_stride, dst, dst_stride, rows, cols);
   }
@@ -209,7 +199,7 @@ void data_grad(const T* dy_ext, const T* w_dx, const WindowGeometry& g, const Pa
 
 // ---------------------------------------------------------------------------------------------
 // The AVX-512 register-blocked form (float).
-#ifdef CNNDIAG_DIRECT_X86
+#ifdef CNNDIAG_X86_KERNELS
 // Output vectors per block for OC output channels: OC·VB accumulators, VB + 1 loaded and VB
 // shifted input vectors and one broadcast weight must fit the 32 zmm registers, with enough
 // independent accumulators (≥ 10) to hide the FMA latency.
@@ -539,7 +529,7 @@ void weight_grad_avx512(const float* dy_ext, const float* xp, const float* ones,
 template <typename T>
 void forward_ext(const T* xp, const T* w, const T* bias, const WindowGeometry& g, const Padded& p,
                  Index out_channels, T* ext) {
-#ifdef CNNDIAG_DIRECT_X86
+#ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx512() && g.kernel_w <= kMaxShiftedColumns)
       return forward_avx512_dispatch(xp, w, bias, g, p, out_channels, ext);
@@ -554,7 +544,7 @@ void forward_ext(const T* xp, const T* w, const T* bias, const WindowGeometry& g
 template <typename T>
 bool weight_grad(const T* dy_ext, const Layout<T>& s, const WindowGeometry& g, const Padded& p,
                  Index out_channels, T* dw, T* db) {
-#ifdef CNNDIAG_DIRECT_X86
+#ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx512()) {
       weight_grad_avx512(dy_ext, s.xp, s.ones, db != nullptr, g, p, out_channels, s.lanes);

@@ -7,10 +7,7 @@
 
 #include "layers/eigen_maps.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define CNNDIAG_GEMM_X86 1
-#endif
+#include "layers/cpu_features.hpp"
 
 namespace cnndiag::detail {
 namespace {
@@ -50,7 +47,7 @@ void gemm_eigen(Index m, Index n, Index k, StridedMatrix<T> a, StridedMatrix<T> 
   });
 }
 
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
 // ---------------------------------------------------------------------------------------------
 // The packed float GEMM (the BLIS/GotoBLAS structure).
 //
@@ -367,9 +364,8 @@ void gemm_packed(Kernel kernel, Index m, Index n, Index k, StridedMatrix<float> 
 
 enum class Isa { kNone, kAvx2, kAvx512 };
 Isa detect_isa() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+  if (cpu_has_avx512()) return Isa::kAvx512;
+  if (cpu_has_avx2_fma()) return Isa::kAvx2;
   return Isa::kNone;
 }
 // Tests may cap the kernel at AVX2 on an AVX-512 CPU (gemm_limit_to_avx2), so both kernels run.
@@ -389,7 +385,7 @@ std::atomic<bool> g_force_portable{false};
 // depends on the shapes only, so it is the same on every call.
 constexpr Index kMinPackedMacs = 16 * 1024;
 bool use_packed(Index m, Index n, Index k) {
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   return cpu_isa() != Isa::kNone && k > 0 && m * n * k >= kMinPackedMacs && n >= 8 &&
          !g_force_portable.load(std::memory_order_relaxed);
 #else
@@ -408,7 +404,7 @@ Index gemm_workspace_size<double>(Index, Index, Index) {
 template <>
 Index gemm_workspace_size<float>(Index m, Index n, Index k) {
   if (m <= 0 || n <= 0 || !use_packed(m, n, k)) return 0;
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   return cpu_isa() == Isa::kAvx512 ? packed_workspace<kMr512, kNr512>(m, n, k)
                               : packed_workspace<kMr256, kNr256>(m, n, k);
 #else
@@ -424,7 +420,7 @@ Index gemm_lhs_size<double>(Index, Index, Index) {
 template <>
 Index gemm_lhs_size<float>(Index m, Index n, Index k) {
   if (m <= 0 || n <= 0 || !use_packed(m, n, k)) return 0;
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   return cpu_isa() == Isa::kAvx512 ? packed_lhs_size<kMr512>(m, k) : packed_lhs_size<kMr256>(m, k);
 #else
   return 0;
@@ -439,7 +435,7 @@ bool gemm_pack_lhs<double>(Index, Index, Index, StridedMatrix<double>, double*) 
 template <>
 bool gemm_pack_lhs<float>(Index m, Index n, Index k, StridedMatrix<float> a, float* packed) {
   if (gemm_lhs_size<float>(m, n, k) == 0) return false;
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   if (cpu_isa() == Isa::kAvx512)
     pack_lhs<kMr512>(m, k, a, packed);
   else
@@ -463,7 +459,7 @@ template <>
 void gemm<float>(Index m, Index n, Index k, StridedMatrix<float> a, StridedMatrix<float> b,
                  float* c, Index ldc, bool accumulate, float* workspace, const float* packed_a) {
   if (m <= 0 || n <= 0) return;
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   if (use_packed(m, n, k)) {
     if (cpu_isa() == Isa::kAvx512)
       gemm_packed<kMr512, kNr512>(kernel_avx512, m, n, k, a, packed_a, b, c, ldc, accumulate,
@@ -480,7 +476,7 @@ void gemm<float>(Index m, Index n, Index k, StridedMatrix<float> a, StridedMatri
 
 const char* gemm_kernel_name() {
   if (g_force_portable.load()) return "eigen";
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   if (cpu_isa() == Isa::kAvx512) return "avx512";
   if (cpu_isa() == Isa::kAvx2) return "avx2";
 #endif
@@ -490,7 +486,7 @@ const char* gemm_kernel_name() {
 void gemm_force_portable(bool on) { g_force_portable.store(on); }
 
 bool gemm_limit_to_avx2(bool on) {
-#ifdef CNNDIAG_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   g_limit_to_avx2.store(on);
   return !on || cpu_isa() == Isa::kAvx2;
 #else

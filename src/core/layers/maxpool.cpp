@@ -8,10 +8,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define CNNDIAG_POOL_AVX512 1
-#endif
+#include "layers/cpu_features.hpp"
 
 #include "cnndiag/parallel.hpp"
 #include "layers/eigen_maps.hpp"
@@ -118,21 +115,13 @@ void pool_2x2(const T* in, const WindowGeometry& g, T* out, std::int32_t* arg) {
   }
 }
 
-#ifdef CNNDIAG_POOL_AVX512
+#ifdef CNNDIAG_X86_KERNELS
 // The 2×2 / stride 2 window with AVX-512, 16 outputs per step: the two input rows' 32 values are
 // split into even and odd columns with one permute each, then compared exactly as in
 // pool_2x2_one (row-major candidate order, strictly larger or NaN-over-non-NaN wins) with mask
 // registers. Rows of any length: the last step of a row uses masked loads and a masked store.
-bool pool_avx512() {
-  static const bool on = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return on;
-}
-inline __mmask16 low_lanes(Index n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << n) - 1u);
-}
+bool pool_avx512() { return detail::cpu_has_avx512(); }
+using detail::first_lanes;
 // Lanes where candidate v replaces best: v > best, or v is NaN and best is not.
 __attribute__((target("avx512f"), always_inline)) inline __mmask16 takes(__m512 v, __m512 best) {
   return static_cast<__mmask16>(
@@ -150,7 +139,7 @@ __attribute__((target("avx512f"))) void pool_2x2_avx512(const float* in, const W
     const float* r1 = r0 + W;
     for (Index ow = 0; ow < OW; ow += 16) {
       const Index n = std::min<Index>(16, OW - ow);
-      const __mmask16 lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16), outs = low_lanes(n);
+      const __mmask16 lo = first_lanes(2 * n), hi = first_lanes(2 * n - 16), outs = first_lanes(n);
       __m512 a0, a1, b0, b1;
       if (n == 16) {  // plain loads where the step is inside the row: masked ones are slow on AMD
         a0 = _mm512_loadu_ps(r0 + 2 * ow);
@@ -207,7 +196,7 @@ __attribute__((target("avx512f"))) void unpool_2x2_avx512(const float* dout,
     float* r1 = r0 + W;
     for (Index ow = 0; ow < OW; ow += 16) {
       const Index n = std::min<Index>(16, OW - ow);
-      const __mmask16 outs = low_lanes(n), lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16);
+      const __mmask16 outs = first_lanes(n), lo = first_lanes(2 * n), hi = first_lanes(2 * n - 16);
       // Plain loads for full steps: AMD's cores run masked loads far slower.
       const __m512 d = n == 16 ? _mm512_loadu_ps(dout + oh * OW + ow)
                                : _mm512_maskz_loadu_ps(outs, dout + oh * OW + ow);
@@ -264,7 +253,7 @@ void MaxPool<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
           T* out = y.data() + p * g.out_plane();
           std::int32_t* arg = argmax_.data() + p * g.out_plane();
           if (two_by_two) {
-#ifdef CNNDIAG_POOL_AVX512
+#ifdef CNNDIAG_X86_KERNELS
             if constexpr (std::is_same_v<T, float>) {
               if (pool_avx512()) {
                 pool_2x2_avx512(in, g, out, arg);
@@ -321,7 +310,7 @@ void MaxPool<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tens
           T* din = dx->data() + p * g.in_plane();
           const T* dout = dy.data() + p * g.out_plane();
           const std::int32_t* arg = argmax_.data() + p * g.out_plane();
-#ifdef CNNDIAG_POOL_AVX512
+#ifdef CNNDIAG_X86_KERNELS
           if constexpr (std::is_same_v<T, float>) {
             if (two_by_two && !route_first && pool_avx512()) {
               unpool_2x2_avx512(dout, arg, g, din);

@@ -5,17 +5,14 @@
 
 #include "cnndiag/errors.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define CNNDIAG_SMALL_GEMM_X86 1
-#endif
+#include "layers/cpu_features.hpp"
 
 namespace cnndiag::detail {
 namespace {
 
 std::atomic<bool> g_force_portable{false};
 
-#ifdef CNNDIAG_SMALL_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
 constexpr Index kLanes = 16;
 // Register tiles: 4 × 4 accumulators (forward), 4 rows × 4 vectors (dW, dX). With their operand
 // vectors that is ≤ 21 of the 32 zmm registers, and 16 independent FMA chains hide the latency.
@@ -23,19 +20,8 @@ constexpr int kRows = 4;
 constexpr int kVectors = 4;
 constexpr Index kTileColumns = kVectors * kLanes;
 
-bool cpu_has_avx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return has;
-}
-
 // Lanes of vector v (columns 16v … 16v+15 of a tile) that lie below `valid` columns.
-__attribute__((target("avx512f"))) inline __mmask16 lanes_below(Index valid, int v) {
-  const Index m = std::clamp<Index>(valid - v * kLanes, 0, kLanes);
-  return static_cast<__mmask16>((1u << m) - 1u);
-}
+inline __mmask16 lanes_below(Index valid, int v) { return first_lanes(valid - v * kLanes); }
 
 // Σ of the 16 lanes in a fixed tree: halves, then quarters, pairs and neighbours, each step
 // adding the vector to a permutation of itself (lane 0 ends with the total). The permutations
@@ -165,7 +151,7 @@ constexpr DataGradTile kDataGradTiles[kRows] = {data_grad_tile<1, VB>, data_grad
 }  // namespace
 
 bool small_linear_available() {
-#ifdef CNNDIAG_SMALL_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
   return cpu_has_avx512() && !g_force_portable.load(std::memory_order_relaxed);
 #else
   return false;
@@ -174,7 +160,7 @@ bool small_linear_available() {
 
 void small_linear_force_portable(bool on) { g_force_portable.store(on); }
 
-#ifdef CNNDIAG_SMALL_GEMM_X86
+#ifdef CNNDIAG_X86_KERNELS
 void small_linear_forward(Index n, Index d, Index out, const float* x, const float* w,
                           const float* b, float* y) {
   for (Index i = 0; i < n; i += kRows) {
