@@ -79,7 +79,8 @@ TEST(Parallel, BackToBackSleepingAndPartialJobsVisitEveryIndexOnce) {
         min_per_chunk);
     if (job % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     for (Index i = 0; i < n; ++i)
-      ASSERT_EQ(hits[static_cast<std::size_t>(i)].exchange(0), 1) << "job " << job << " index " << i;
+      ASSERT_EQ(hits[static_cast<std::size_t>(i)].exchange(0), 1)
+          << "job " << job << " index " << i;
   }
   set_num_threads(saved);
 }

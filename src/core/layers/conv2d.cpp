@@ -7,8 +7,8 @@
 
 #include "cnndiag/errors.hpp"
 #include "cnndiag/parallel.hpp"
-#include "layers/eigen_maps.hpp"
 #include "layers/conv2d_direct.hpp"
+#include "layers/eigen_maps.hpp"
 #include "layers/gemm.hpp"
 #include "layers/param_util.hpp"
 
@@ -68,8 +68,8 @@ using detail::first_lanes;
 bool row_kernels_avx512() { return detail::cpu_has_avx512(); }
 // out[ow] = from[ow − begin] for ow in [begin, end), 0 for the rest of [0, out_w); writes up to
 // 15 elements past out_w (see above).
-__attribute__((target("avx512f"), always_inline)) inline void copy_row_avx512(float* out, Index out_w, const float* from,
-                                                        Index begin, Index end) {
+__attribute__((target("avx512f"), always_inline)) inline void copy_row_avx512(
+    float* out, Index out_w, const float* from, Index begin, Index end) {
   for (Index j0 = 0; j0 < out_w; j0 += 16) {
     const Index lo = std::max(j0, begin), hi = std::min(j0 + 16, end);
     __m512 v = _mm512_setzero_ps();
@@ -100,7 +100,9 @@ __attribute__((target("avx512f"))) void im2col_rows_avx512(const float* plane,
 }
 // to[i] += from[i] for i < n: 16 lanes, then 8, then scalars (no masked store: see above; and
 // `to` is the caller's gradient, whose neighbours another thread may be writing).
-__attribute__((target("avx512f"), always_inline)) inline void add_row_avx512(float* to, const float* from, Index n) {
+__attribute__((target("avx512f"), always_inline)) inline void add_row_avx512(float* to,
+                                                                             const float* from,
+                                                                             Index n) {
   Index i = 0;
   for (; i + 16 <= n; i += 16)
     _mm512_storeu_ps(to + i, _mm512_add_ps(_mm512_loadu_ps(to + i), _mm512_loadu_ps(from + i)));
@@ -114,10 +116,10 @@ __attribute__((target("avx512f"), always_inline)) inline void add_row_avx512(flo
 // 10-wide ones): a whole input row fits one register, and the im2col row (c, kh, kw) for output row
 // oh is that register shifted by kw − PW lanes, zero where the window reads padding:
 //   out[ow] = x_row[ow + kw − PW]   if 0 ≤ ow + kw − PW < W,   else 0.
-// So each output row is one masked load, one permute and one store; no per-row run arithmetic.
+// So each output row is one load, one permute and one store; no per-row run arithmetic.
 struct LaneShift {
-  __m512i index;  // lane j reads lane index[j]
-  __mmask16 keep; // lanes whose source is inside the row (and the destination inside its row)
+  __m512i index;   // lane j reads lane index[j]
+  __mmask16 keep;  // lanes whose source is inside the row (and the destination inside its row)
 };
 __attribute__((target("avx512f"))) LaneShift lane_shift(Index shift, Index src_w, Index dst_w) {
   alignas(64) std::int32_t index[16];
@@ -131,8 +133,7 @@ __attribute__((target("avx512f"))) LaneShift lane_shift(Index shift, Index src_w
   return {_mm512_load_si512(index), static_cast<__mmask16>(keep)};
 }
 __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
-                                                             const WindowGeometry& g,
-                                                             float* cols) {
+                                                             const WindowGeometry& g, float* cols) {
   // Geometry in locals: the stores below go through may-alias vector pointers, after which the
   // compiler would reload every field of g from memory.
   const Index H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w, KH = g.kernel_h, KW = g.kernel_w;
@@ -146,9 +147,8 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
     keep[kw] = s.keep;
   }
   const __m512 zero = _mm512_setzero_ps();
-  const float* x_end = x + g.channels * H * W;
+  const Index x_size = g.channels * H * W;
   for (Index c = 0; c < g.channels; ++c) {
-    const float* plane = x + c * H * W;
     for (Index kh = 0; kh < KH; ++kh) {
       float* rows = cols + (c * KH + kh) * KW * P;  // the KW rows (c, kh, ·) of the matrix
       // Output rows whose input row ih = oh − PH + kh lies inside the plane.
@@ -162,10 +162,11 @@ __attribute__((target("avx512f"))) void im2col_narrow_avx512(const float* x,
         const bool inside = oh >= oh_begin && oh < oh_end;
         // A plain 16-wide load where it stays inside the sample (lanes past W are dropped by the
         // permute's mask); masked loads are much slower on AMD's cores.
-        const float* in_row = plane + (oh - PH + kh) * W;
+        const Index in_at = (c * H + oh - PH + kh) * W;  // the input row's first element
         __m512 in = zero;
         if (inside)
-          in = in_row + 16 <= x_end ? _mm512_loadu_ps(in_row) : _mm512_maskz_loadu_ps(row_in, in_row);
+          in = in_at + 16 <= x_size ? _mm512_loadu_ps(x + in_at)
+                                    : _mm512_maskz_loadu_ps(row_in, x + in_at);
         float* out = rows + oh * OW;
         const bool spill_ok = oh * OW + 16 <= P;
         for (Index kw = 0; kw < KW; ++kw) {
@@ -317,7 +318,8 @@ void im2col(const T* x, const WindowGeometry& g, T* cols) {
   const ShiftedRows taps(g, shifted);
 #ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
-    if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return im2col_narrow_avx512(x, g, cols);
+    if (!shifted && narrow_stride1(g) && row_kernels_avx512())
+      return im2col_narrow_avx512(x, g, cols);
   }
 #endif
   for (Index c = 0; c < g.channels; ++c) {
@@ -387,7 +389,8 @@ void col2im(T* dcols, const WindowGeometry& g, T* dx) {
   const ShiftedRows taps(g, shifted);
 #ifdef CNNDIAG_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {  // writes every element of dx itself
-    if (!shifted && narrow_stride1(g) && row_kernels_avx512()) return col2im_narrow_avx512(dcols, g, dx);
+    if (!shifted && narrow_stride1(g) && row_kernels_avx512())
+      return col2im_narrow_avx512(dcols, g, dx);
   }
 #endif
   std::fill(dx, dx + g.channels * g.in_plane(), T(0));
@@ -486,9 +489,9 @@ void Conv2d<T>::ensure_scratch(int chunks) {
   dcols_.resize(static_cast<std::size_t>(cols_stride_ * chunks));
   // The three products of forward and backward (see there): y_n, dW and dcols_n.
   const Index OC = options_.out_channels, K = patch_size(), P = geometry_.out_plane();
-  gemm_workspace_ = std::max({detail::gemm_workspace_size<T>(OC, P, K),
-                              detail::gemm_workspace_size<T>(OC, K, P),
-                              detail::gemm_workspace_size<T>(K, P, OC)});
+  gemm_workspace_ =
+      std::max({detail::gemm_workspace_size<T>(OC, P, K), detail::gemm_workspace_size<T>(OC, K, P),
+                detail::gemm_workspace_size<T>(K, P, OC)});
   gemm_scratch_.resize(static_cast<std::size_t>(gemm_workspace_ * chunks));
   // W packed once per call for the forward product, Wᵀ for the data gradient's (gemm_pack_lhs).
   packed_weight_.resize(static_cast<std::size_t>(detail::gemm_lhs_size<T>(OC, P, K)));
@@ -538,8 +541,7 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
         for (Index n = begin; n < end; ++n) {
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
           T* y_n = y.data() + n * OC * P;
-          detail::gemm<T>(OC, P, K, {weight, K, 1}, {cols, P, 1}, y_n, P, false, scratch,
-                          packed_w);
+          detail::gemm<T>(OC, P, K, {weight, K, 1}, {cols, P, 1}, y_n, P, false, scratch, packed_w);
           if (bias != nullptr)
             detail::MatrixMap<T>(y_n, OC, P).colwise() += detail::ConstVectorMap<T>(bias, OC);
         }
@@ -557,7 +559,8 @@ void Conv2d<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
 // kernel_not_flipped. Written without im2col, the correct data gradient is a "full" correlation
 // of dy (dilated by the stride, padded by K−1−pad) with the kernel rotated by 180°:
 //   dx[c, i, j] = Σ_{oc, kh, kw} w[oc, c, kh, kw] · dy[oc, (i + PH − kh)/SH, (j + PW − kw)/SW]
-//               = Σ_{oc, kh', kw'} rot180(w)[oc, c, kh', kw'] · dy[oc, (i + PH − KH + 1 + kh')/SH, …]
+//               = Σ_{oc, kh', kw'} rot180(w)[oc, c, kh', kw'] · dy[oc, (i + PH − KH + 1 + kh')/SH,
+//               …]
 // The classic hand-written bug correlates dy with w as stored, i.e. it forgets the rotation.
 // That is the same as running the correct backward-data with rot180(w) in place of w, which is
 // how it is injected here: dcols_n = rot180(W)ᵀ · dy_n, where rot180 reverses each KH×KW kernel
@@ -593,8 +596,8 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
           : nullptr;
 
   const Index partial_size = OC * (K + 1);
-  std::fill(partial_grads_.begin(),
-            partial_grads_.begin() + std::max(0, chunks - 1) * partial_size, T(0));
+  std::fill(partial_grads_.begin(), partial_grads_.begin() + std::max(0, chunks - 1) * partial_size,
+            T(0));
 
   parallel_for(
       0, N,
@@ -608,11 +611,11 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
           // sample 0, which belongs to the chunk that starts at 0.
           const Index in_size = g.channels * g.in_plane();
           const Index bias_samples = !bias_first_sample_only ? end - begin : begin == 0 ? 1 : 0;
-          detail::direct_conv_backward(
-              x.data() + begin * in_size, end - begin, weight_for_dx, dy.data() + begin * OC * P,
-              g, OC, dweight, has_bias ? dbias : nullptr, bias_samples,
-              dx != nullptr ? dx->data() + begin * in_size : nullptr,
-              cols_.data() + chunk * cols_stride_);
+          detail::direct_conv_backward(x.data() + begin * in_size, end - begin, weight_for_dx,
+                                       dy.data() + begin * OC * P, g, OC, dweight,
+                                       has_bias ? dbias : nullptr, bias_samples,
+                                       dx != nullptr ? dx->data() + begin * in_size : nullptr,
+                                       cols_.data() + chunk * cols_stride_);
           return;
         }
         T* cols = cols_.data() + chunk * cols_stride_;
@@ -622,14 +625,13 @@ void Conv2d<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
           const T* dy_n = dy.data() + n * OC * P;
           im2col(x.data() + n * g.channels * g.in_plane(), g, cols);
           // dW (OC, K) += dy_n (OC, P) · cols_nᵀ (P, K): cols_nᵀ is cols read with swapped strides.
-          detail::gemm<T>(OC, K, P, {dy_n, P, 1}, {cols, 1, P}, dweight, K, true,
-                          scratch);
+          detail::gemm<T>(OC, K, P, {dy_n, P, 1}, {cols, 1, P}, dweight, K, true, scratch);
           if (has_bias && (!bias_first_sample_only || n == 0))
             for (Index oc = 0; oc < OC; ++oc) dbias[oc] += sum_lanes(dy_n + oc * P, P);
           if (dx != nullptr) {
             // dcols_n (K, P) = Wᵀ (K, OC) · dy_n (OC, P).
-            detail::gemm<T>(K, P, OC, {weight_for_dx, 1, K}, {dy_n, P, 1}, dcols, P, false,
-                            scratch, packed_wt);
+            detail::gemm<T>(K, P, OC, {weight_for_dx, 1, K}, {dy_n, P, 1}, dcols, P, false, scratch,
+                            packed_wt);
             col2im(dcols, g, dx->data() + n * g.channels * g.in_plane());
           }
         }

@@ -23,19 +23,22 @@ void with_map(Index rows, Index cols, StridedMatrix<T> v, F&& f) {
   using ColMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
   using Outer = Eigen::OuterStride<>;
   if (v.col_stride == 1) {
-    f(Eigen::Map<const RowMajor, 0, Outer>(v.data, rows, cols, Outer(std::max(v.row_stride, cols))));
+    f(Eigen::Map<const RowMajor, 0, Outer>(v.data, rows, cols,
+                                           Outer(std::max(v.row_stride, cols))));
   } else if (v.row_stride == 1) {
-    f(Eigen::Map<const ColMajor, 0, Outer>(v.data, rows, cols, Outer(std::max(v.col_stride, rows))));
+    f(Eigen::Map<const ColMajor, 0, Outer>(v.data, rows, cols,
+                                           Outer(std::max(v.col_stride, rows))));
   } else {
     using Stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-    f(Eigen::Map<const RowMajor, 0, Stride>(v.data, rows, cols, Stride(v.row_stride, v.col_stride)));
+    f(Eigen::Map<const RowMajor, 0, Stride>(v.data, rows, cols,
+                                            Stride(v.row_stride, v.col_stride)));
   }
 }
 
 // The portable path: Eigen's product on maps of the views.
 template <typename T>
-void gemm_eigen(Index m, Index n, Index k, StridedMatrix<T> a, StridedMatrix<T> b, T* c,
-                Index ldc, bool accumulate) {
+void gemm_eigen(Index m, Index n, Index k, StridedMatrix<T> a, StridedMatrix<T> b, T* c, Index ldc,
+                bool accumulate) {
   using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<Matrix, 0, Eigen::OuterStride<>> C(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
@@ -76,7 +79,8 @@ Index round_up(Index x, Index to) { return ceil_div(x, to) * to; }
 // thin last block would load and store every C tile again for a handful of multiply-adds.
 Index depth_block(Index k) { return ceil_div(k, ceil_div(k, kKc)); }
 
-// dst row t (t < 8) ← column t of the 8×8 block at src: dst[t·dst_stride + r] = src[r·src_stride + t].
+// dst row t (t < 8) ← column t of the 8×8 block at src:
+//   dst[t·dst_stride + r] = src[r·src_stride + t].
 // The classic three-stage AVX transpose: interleave pairs of rows (unpack), then pairs of pairs
 // (shuffle), then swap 128-bit halves (permute2f128). Both packers below use it to turn "rows of
 // the source along k" into "k-major panels" eight by eight instead of one scalar at a time.
@@ -92,8 +96,8 @@ __attribute__((target("avx2"))) void transpose_8x8(const float* src, Index src_s
   }
 #pragma GCC unroll 2
   for (int i = 0; i < 8; i += 4) {
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // column 0 | 4 of rows i..i+3
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // column 1 | 5
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);          // column 0 | 4 of rows i..i+3
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);      // column 1 | 5
     r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);  // column 2 | 6
     r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);  // column 3 | 7
   }
@@ -139,7 +143,8 @@ __attribute__((target("avx512f"))) void transpose_16x16(const float* src, Index 
   }
 #pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) {
-    _mm512_storeu_ps(dst + j * dst_stride, _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0x88));
+    _mm512_storeu_ps(dst + j * dst_stride,
+                     _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0x88));
     _mm512_storeu_ps(dst + (j + 8) * dst_stride,
                      _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0xDD));
     _mm512_storeu_ps(dst + (j + 4) * dst_stride,
@@ -299,7 +304,8 @@ Index packed_workspace(Index m, Index n, Index k) {
 }
 
 // A packed once for every block of a product (see gemm_pack_lhs): depth block by depth block
-// (each kc deep), all of A's rows in MR panels: block (ic, pc) starts at pc·round_up(m, MR) + ic·kc.
+// (each kc deep), all of A's rows in MR panels: block (ic, pc) starts at pc·round_up(m, MR) +
+// ic·kc.
 template <int MR>
 Index packed_lhs_size(Index m, Index k) {
   return round_up(m, MR) * k;
@@ -330,16 +336,16 @@ void gemm_packed(Kernel kernel, Index m, Index n, Index k, StridedMatrix<float> 
     for (Index pc = 0; pc < k; pc += depth) {
       const Index kc = std::min(depth, k - pc);
       const bool acc = accumulate || pc > 0;  // later depth blocks add to the earlier ones
-      pack_b<NR>(b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride, kc,
-                 nc, pb);
+      pack_b<NR>(b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride, kc, nc,
+                 pb);
       for (Index ic = 0; ic < m; ic += kMc) {
         const Index mc = std::min(kMc, m - ic);
         const float* pa = pa_scratch;
         if (packed_a != nullptr)
           pa = packed_a + pc * round_up(m, MR) + ic * kc;
         else
-          pack_a<MR>(a.data + ic * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
-                     mc, kc, pa_scratch);
+          pack_a<MR>(a.data + ic * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride, mc,
+                     kc, pa_scratch);
         for (Index jr = 0; jr < nc; jr += NR) {
           const Index cols = std::min<Index>(NR, nc - jr);
           for (Index ir = 0; ir < mc; ir += MR) {
@@ -406,7 +412,7 @@ Index gemm_workspace_size<float>(Index m, Index n, Index k) {
   if (m <= 0 || n <= 0 || !use_packed(m, n, k)) return 0;
 #ifdef CNNDIAG_X86_KERNELS
   return cpu_isa() == Isa::kAvx512 ? packed_workspace<kMr512, kNr512>(m, n, k)
-                              : packed_workspace<kMr256, kNr256>(m, n, k);
+                                   : packed_workspace<kMr256, kNr256>(m, n, k);
 #else
   return 0;
 #endif

@@ -90,8 +90,8 @@ void Linear<T>::backward(const Tensor<T>& x, const Tensor<T>& /*y*/, const Tenso
       detail::small_linear_weight_grad(n, in_, out_, dy.data(), x.data(), params_[0].grad.data());
   }
   if (!small)
-    detail::gemm<T>(out_, in_, n, {dy.data(), 1, out_}, {x.data(), in_, 1},
-                    params_[0].grad.data(), in_, true, gemm_scratch_.data());
+    detail::gemm<T>(out_, in_, n, {dy.data(), 1, out_}, {x.data(), in_, 1}, params_[0].grad.data(),
+                    in_, true, gemm_scratch_.data());
   if (has_bias()) {
     VectorMap<T> db(params_[1].grad.data(), out_);
     if (this->fault_ == Fault::kBiasGradFirstSample)

@@ -152,10 +152,12 @@ __attribute__((target("avx512f"))) void pool_2x2_avx512(const float* in, const W
         b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow);
         b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
       }
-      const __m512 v0 = _mm512_permutex2var_ps(a0, even, a1), v1 = _mm512_permutex2var_ps(a0, odd, a1);
-      const __m512 v2 = _mm512_permutex2var_ps(b0, even, b1), v3 = _mm512_permutex2var_ps(b0, odd, b1);
-      const __m512i at0 = _mm512_add_epi32(
-          _mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)), even);
+      const __m512 v0 = _mm512_permutex2var_ps(a0, even, a1),
+                   v1 = _mm512_permutex2var_ps(a0, odd, a1);
+      const __m512 v2 = _mm512_permutex2var_ps(b0, even, b1),
+                   v3 = _mm512_permutex2var_ps(b0, odd, b1);
+      const __m512i at0 =
+          _mm512_add_epi32(_mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)), even);
       __m512 best = v0;
       __m512i at = at0;
       __mmask16 t = takes(v1, best);
@@ -166,7 +168,8 @@ __attribute__((target("avx512f"))) void pool_2x2_avx512(const float* in, const W
       at = _mm512_mask_mov_epi32(at, t, _mm512_add_epi32(at0, w));
       t = takes(v3, best);
       best = _mm512_mask_mov_ps(best, t, v3);
-      at = _mm512_mask_mov_epi32(at, t, _mm512_add_epi32(at0, _mm512_add_epi32(w, _mm512_set1_epi32(1))));
+      at = _mm512_mask_mov_epi32(at, t,
+                                 _mm512_add_epi32(at0, _mm512_add_epi32(w, _mm512_set1_epi32(1))));
       if (n == 16) {
         _mm512_storeu_ps(out + oh * OW + ow, best);
         _mm512_storeu_si512(arg + oh * OW + ow, at);
@@ -203,8 +206,8 @@ __attribute__((target("avx512f"))) void unpool_2x2_avx512(const float* dout,
       const __m512i a = n == 16 ? _mm512_loadu_si512(arg + oh * OW + ow)
                                 : _mm512_maskz_loadu_epi32(outs, arg + oh * OW + ow);
       const __m512i where = _mm512_sub_epi32(
-          a,
-          _mm512_add_epi32(_mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)), even));
+          a, _mm512_add_epi32(_mm512_set1_epi32(static_cast<std::int32_t>(2 * oh * W + 2 * ow)),
+                              even));
       const __m512 e0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, zero), d);
       const __m512 o0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, one), d);
       const __m512 e1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, w), d);

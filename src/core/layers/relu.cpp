@@ -46,9 +46,8 @@ inline void relu_grad(const double* x, const double* dy, double* dx, Index n) {
 
 template <typename T>
 void Relu<T>::forward(const Tensor<T>& x, Tensor<T>& y, bool /*training*/) {
-  detail::for_each_element_chunk(x.size(), [xp = x.data(), yp = y.data()](Index b, Index e) {
-    relu(xp + b, yp + b, e - b);
-  });
+  detail::for_each_element_chunk(
+      x.size(), [xp = x.data(), yp = y.data()](Index b, Index e) { relu(xp + b, yp + b, e - b); });
 }
 
 // dy, dx: like x.

@@ -32,7 +32,8 @@ void expect_close(const Tensor<float>& got, const Tensor<double>& want, const ch
                   const char* tensor) {
   ASSERT_EQ(got.size(), want.size());
   for (Index i = 0; i < got.size(); ++i)
-    ASSERT_NEAR(got[i], want[i], 2e-4 * (1.0 + std::abs(want[i]))) << what << " " << tensor << " " << i;
+    ASSERT_NEAR(got[i], want[i], 2e-4 * (1.0 + std::abs(want[i])))
+        << what << " " << tensor << " " << i;
 }
 
 TEST(Conv2dPaths, FloatFastPathsMatchReference) {

@@ -64,13 +64,13 @@ void check(const Case& t) {
 
 TEST(Gemm, MatchesTripleLoopOnEdgeShapes) {
   const Case cases[] = {
-      {1, 1, 1, false, false, false},      {8, 32, 64, false, false, false},
-      {6, 784, 25, false, false, false},   {16, 100, 150, false, false, true},
-      {32, 27, 1024, false, true, true},   {64, 288, 256, false, true, true},
-      {288, 256, 64, true, false, false},  {97, 515, 300, false, false, false},
-      {200, 600, 513, true, true, true},   {64, 10, 4096, false, true, false},
-      {10, 4096, 64, true, false, true},   {32, 4, 400, false, true, false},
-      {4, 400, 32, true, false, true},     {13, 45, 0, false, false, false},
+      {1, 1, 1, false, false, false},     {8, 32, 64, false, false, false},
+      {6, 784, 25, false, false, false},  {16, 100, 150, false, false, true},
+      {32, 27, 1024, false, true, true},  {64, 288, 256, false, true, true},
+      {288, 256, 64, true, false, false}, {97, 515, 300, false, false, false},
+      {200, 600, 513, true, true, true},  {64, 10, 4096, false, true, false},
+      {10, 4096, 64, true, false, true},  {32, 4, 400, false, true, false},
+      {4, 400, 32, true, false, true},    {13, 45, 0, false, false, false},
       {13, 45, 0, false, false, true},
   };
   for (const Case& t : cases) check(t);
@@ -85,9 +85,9 @@ TEST(Gemm, Avx2KernelMatchesTripleLoopOnEdgeShapes) {
   }
   EXPECT_STREQ(gemm_kernel_name(), "avx2");
   const Case cases[] = {
-      {8, 32, 64, false, false, false},   {6, 784, 25, false, false, false},
-      {16, 100, 150, false, false, true}, {32, 27, 1024, false, true, true},
-      {64, 288, 256, false, true, true},  {288, 256, 64, true, false, false},
+      {8, 32, 64, false, false, false},    {6, 784, 25, false, false, false},
+      {16, 100, 150, false, false, true},  {32, 27, 1024, false, true, true},
+      {64, 288, 256, false, true, true},   {288, 256, 64, true, false, false},
       {97, 515, 300, false, false, false}, {200, 600, 513, true, true, true},
   };
   for (const Case& t : cases) check(t);

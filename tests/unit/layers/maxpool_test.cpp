@@ -23,11 +23,10 @@ PoolOptions square(Index size, Index stride, Index pad = 0) {
 
 TEST(MaxPool, TwoByTwoStrideTwoValuesAndArgmax) {
   MaxPool<double> pool("p", Shape{1, 4, 4}, square(2, 2));
-  const auto x = tensor_of<double>(Shape{1, 1, 4, 4},
-                                   {1, 3, 0, 2,    //
-                                    4, 2, 9, 1,    //
-                                    0, 0, 5, 6,    //
-                                    7, 1, 6, 8});
+  const auto x = tensor_of<double>(Shape{1, 1, 4, 4}, {1, 3, 0, 2,  //
+                                                       4, 2, 9, 1,  //
+                                                       0, 0, 5, 6,  //
+                                                       7, 1, 6, 8});
   Tensor<double> y(Shape{1, 1, 2, 2});
   pool.forward(x, y, true);
   EXPECT_EQ(y[0], 4);
@@ -136,15 +135,17 @@ TEST(MaxPool, SettingsThatDoNotFit) {
     make_layer<float>(pool_config("pool1", "maxpool", 2, 2), Shape{400});
     FAIL();
   } catch (const ShapeError& e) {
-    EXPECT_STREQ(e.what(),
-                 "layer 'pool1' (maxpool) needs a (C,H,W) input, got (400) from the previous layer");
+    EXPECT_STREQ(
+        e.what(),
+        "layer 'pool1' (maxpool) needs a (C,H,W) input, got (400) from the previous layer");
   }
   try {
     make_layer<float>(pool_config("pool1", "maxpool", 5, 1), Shape{3, 4, 4});
     FAIL();
   } catch (const ShapeError& e) {
-    EXPECT_STREQ(e.what(), "layer 'pool1' (maxpool): window 5×5 with pad 0 does not fit input "
-                           "(3,4,4) (padded 4×4)");
+    EXPECT_STREQ(e.what(),
+                 "layer 'pool1' (maxpool): window 5×5 with pad 0 does not fit input "
+                 "(3,4,4) (padded 4×4)");
   }
   EXPECT_THROW(make_layer<float>(pool_config("p", "maxpool", 2, 2, 2), Shape{1, 4, 4}),
                ConfigError);
@@ -156,8 +157,8 @@ TEST(MaxPool, SettingsThatDoNotFit) {
 // more than 16), odd H and W (an uncovered last row / column), ties and NaNs: the same outputs,
 // argmax and data gradient, and backward overwrites dx completely.
 TEST(MaxPool, FloatTwoByTwoFastPathMatchesPlainLoops) {
-  const Shape shapes[] = {Shape{2, 5, 5}, Shape{3, 28, 28}, Shape{1, 7, 33}, Shape{2, 4, 32},
-                          Shape{1, 3, 40}, Shape{2, 16, 16}};
+  const Shape shapes[] = {Shape{2, 5, 5},  Shape{3, 28, 28}, Shape{1, 7, 33},
+                          Shape{2, 4, 32}, Shape{1, 3, 40},  Shape{2, 16, 16}};
   Rng rng(3);
   for (const Shape& shape : shapes) {
     MaxPool<float> fast("p", shape, square(2, 2));
@@ -180,7 +181,8 @@ TEST(MaxPool, FloatTwoByTwoFastPathMatchesPlainLoops) {
       } else {
         EXPECT_EQ(y[i], yd[i]) << shape.str() << " at " << i;
       }
-      EXPECT_EQ(fast.argmax()[static_cast<std::size_t>(i)], plain.argmax()[static_cast<std::size_t>(i)])
+      EXPECT_EQ(fast.argmax()[static_cast<std::size_t>(i)],
+                plain.argmax()[static_cast<std::size_t>(i)])
           << shape.str() << " at " << i;
     }
     Tensor<float> dy(y.shape());

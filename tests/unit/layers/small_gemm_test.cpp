@@ -117,14 +117,15 @@ TEST(SmallGemm, DoubleForwardMatchesPlainLoop) {
           const auto w = testing::random_tensor<double>(Shape{out, d}, rng);
           const auto b = testing::random_tensor<double>(Shape{out}, rng);
           Tensor<double> y(Shape{n, out}, 7.0);
-          detail::small_linear_forward(n, d, out, x.data(), w.data(), with_bias ? b.data() : nullptr,
-                                       y.data());
+          detail::small_linear_forward(n, d, out, x.data(), w.data(),
+                                       with_bias ? b.data() : nullptr, y.data());
           for (Index i = 0; i < n; ++i)
             for (Index j = 0; j < out; ++j) {
               long double want = with_bias ? b[j] : 0.0L;
               for (Index k = 0; k < d; ++k)
                 want += static_cast<long double>(x[i * d + k]) * w[j * d + k];
-              ASSERT_NEAR(y[i * out + j], static_cast<double>(want), 1e-13 * (1.0 + static_cast<double>(d)))
+              ASSERT_NEAR(y[i * out + j], static_cast<double>(want),
+                          1e-13 * (1.0 + static_cast<double>(d)))
                   << "n " << n << " d " << d << " out " << out << " bias " << with_bias;
             }
         }
