@@ -42,36 +42,38 @@ struct Numeric {
 template <typename NumericAt>
 void compare(TensorCheck& check, std::span<const double> analytic, NumericAt&& numeric_at,
              const GradcheckOptions& options) {
-  double worst_excess = -std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < analytic.size(); ++i) {
     const Numeric num = numeric_at(i);
     if (num.skip) {
       ++check.skipped_kinks;
       continue;
     }
-    ++check.checked;
-    const double a = analytic[i], n = num.value;
-    const double err = std::abs(a - n);
-    const double allowed = options.atol + options.rtol * std::abs(n);
     check.rounding_budget = std::max(check.rounding_budget, num.budget);
-    if (!(err <= allowed)) ++check.mismatches;
-    if (std::isnan(err)) {
-      check.max_abs_error = check.max_rel_error = std::numeric_limits<double>::quiet_NaN();
-    } else if (!std::isnan(check.max_abs_error)) {
-      check.max_abs_error = std::max(check.max_abs_error, err);
-      check.max_rel_error = std::max(check.max_rel_error, err / std::max(std::abs(n), options.atol));
-    }
-    const double excess = std::isnan(err) ? std::numeric_limits<double>::infinity() : err - allowed;
-    if (excess > worst_excess) {
-      worst_excess = excess;
-      check.worst = static_cast<Index>(i);
-      check.analytic_at_worst = a;
-      check.numeric_at_worst = n;
-    }
+    check.score(static_cast<Index>(i), analytic[i], num.value,
+                options.atol + options.rtol * std::abs(num.value), options.atol);
   }
 }
 
 }  // namespace
+
+void TensorCheck::score(Index i, double a, double n, double allowed, double atol) {
+  ++checked;
+  const double err = std::abs(a - n);
+  if (!(err <= allowed)) ++mismatches;
+  if (std::isnan(err)) {
+    max_abs_error = max_rel_error = std::numeric_limits<double>::quiet_NaN();
+  } else if (!std::isnan(max_abs_error)) {
+    max_abs_error = std::max(max_abs_error, err);
+    max_rel_error = std::max(max_rel_error, err / std::max(std::abs(n), atol));
+  }
+  const double excess = std::isnan(err) ? std::numeric_limits<double>::infinity() : err - allowed;
+  if (excess > worst_excess) {
+    worst_excess = excess;
+    worst = i;
+    analytic_at_worst = a;
+    numeric_at_worst = n;
+  }
+}
 
 std::string TensorCheck::str() const {
   std::ostringstream s;

@@ -18,6 +18,7 @@
 // within 2h of one is skipped and counted, never compared.
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,12 @@ struct TensorCheck {
   double analytic_at_worst = 0, numeric_at_worst = 0;
   double rounding_budget = 0; ///< estimated rounding error of n: ε·Σ|y⊙dy| / h
   std::string problem;        ///< contract violation: dx not assigned, grad not accumulated
+  double worst_excess = -std::numeric_limits<double>::infinity();  ///< |a − n| − allowed at worst
+
+  /// Scores coordinate i (the pass rule shared by the layer and model harnesses): counts it, a
+  /// mismatch unless |a − n| ≤ allowed (NaN fails), updates the max errors (relative to
+  /// max(|n|, atol)) and keeps the coordinate that exceeds its allowance most.
+  void score(Index i, double a, double n, double allowed, double atol);
 
   bool ok() const { return mismatches == 0 && problem.empty(); }
   std::string str() const;

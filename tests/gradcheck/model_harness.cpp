@@ -98,34 +98,17 @@ void compare(TensorCheck& check, const std::vector<double>& analytic,
              const std::vector<double>& numeric, const std::vector<char>& skip,
              const std::vector<double>& budget,
              const ModelGradcheckOptions& options) {
-  double worst_excess = -std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < analytic.size(); ++i) {
     if (skip[i]) {
       ++check.skipped_kinks;
       continue;
     }
-    ++check.checked;
-    const double a = analytic[i], n = numeric[i];
-    const double err = std::abs(a - n);
     // The pass rule, widened by the quotient's own rounding error (4 × ε·|E|/h): ≈ 5e-11 at the
     // nominal step, far below atol, and up to ~4e-8 where a kink forced a 1000× smaller step;
     // a backward bug is an O(1) relative error either way.
-    const double allowed = options.atol + options.rtol * std::abs(n) + 4 * budget[i];
     check.rounding_budget = std::max(check.rounding_budget, budget[i]);
-    if (!(err <= allowed)) ++check.mismatches;
-    if (std::isnan(err)) {
-      check.max_abs_error = check.max_rel_error = std::numeric_limits<double>::quiet_NaN();
-    } else if (!std::isnan(check.max_abs_error)) {
-      check.max_abs_error = std::max(check.max_abs_error, err);
-      check.max_rel_error = std::max(check.max_rel_error, err / std::max(std::abs(n), options.atol));
-    }
-    const double excess = std::isnan(err) ? std::numeric_limits<double>::infinity() : err - allowed;
-    if (excess > worst_excess) {
-      worst_excess = excess;
-      check.worst = static_cast<Index>(i);
-      check.analytic_at_worst = a;
-      check.numeric_at_worst = n;
-    }
+    check.score(static_cast<Index>(i), analytic[i], numeric[i],
+                options.atol + options.rtol * std::abs(numeric[i]) + 4 * budget[i], options.atol);
   }
 }
 
